@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11+:
+#   make run    the main job (creates .venv and installs the project on first use)
+#   make test   the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast bench lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "onyx-bench needs Python 3.11+; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/onyx-bench demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m 'not slow'
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest benchmarks --benchmark-enable -p no:cacheprovider
+
+lock: $(STAMP)
+	( echo "# Exact versions the Makefile installs (pip -c): reproducible set-ups. Regenerate with 'make lock'."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^onyx-bench' ) > constraints.txt
+
+clean:
+	rm -rf $(VENV) build *.egg-info

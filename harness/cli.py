@@ -1,0 +1,100 @@
+"""The ``onyx-bench`` command line: thin commands that parse, call the library, and print.
+
+This module is the composition root: the only place that ties the packages together. Every error
+meant for the user (a ``ConfigError`` or a usage error) is printed as one line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness.demo import run_demo
+from mock_onyx import ConfigError, flag_overrides, load_profile, serve_until_signalled
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineErrors(click.Group):
+    """A click group that reports bad input as one line and exit status 2, never a traceback."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as error:
+            where = error.ctx.command_path if error.ctx else "onyx-bench"
+            _fail(f"{where}: {error.format_message()} (see '{where} --help')", EXIT_BAD_INPUT)
+        except ConfigError as error:
+            _fail(str(error), EXIT_BAD_INPUT)
+        except click.ClickException as error:
+            _fail(error.format_message(), error.exit_code)
+        except click.Abort:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, status: int) -> None:
+    click.echo(f"onyx-bench: error: {message}", err=True)
+    sys.exit(status)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="onyx-bench")
+def main() -> None:
+    """Benchmark batch-parallel file extraction against a mock Onyx server."""
+
+
+def profile_options(command: Any) -> Any:
+    """The flags that build a server profile (shared by every command that starts a mock)."""
+    options = [
+        click.option("--profile", "profile_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="TOML server profile."),
+        click.option("--latency", multiple=True, metavar="NAME=DIST",
+                     help="Latency of an endpoint, e.g. send_message='uniform(15, 30)'."),
+        click.option("--fault", multiple=True, metavar="NAME:KIND=P",
+                     help="Fault probability, e.g. send_message:reset=0.05."),
+        click.option("--seed", type=int, help="Seed of every latency and fault draw."),
+        click.option("--time-scale", type=float, help="Wall seconds per simulated second."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def build_profile(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str, ...],
+                  seed: int | None, time_scale: float | None) -> Any:
+    return load_profile(profile_path, flag_overrides(latency, fault, seed, time_scale))
+
+
+@main.command()
+@profile_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port to bind; 0 picks a free one.")
+def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str, ...],
+          seed: int | None, time_scale: float | None, host: str, port: int) -> None:
+    """Serve the mock Onyx API until interrupted (SIGINT or SIGTERM)."""
+    profile = build_profile(profile_path, latency, fault, seed, time_scale)
+    try:
+        asyncio.run(serve_until_signalled(profile, host, port, announce=click.echo))
+    except OSError as error:
+        raise ConfigError(f"--host {host} --port {port}", f"cannot listen there ({error.strerror})",
+                          "choose another address, or --port 0 for a free port") from None
+
+
+@main.command()
+@profile_options
+@click.option("--files", type=click.IntRange(1, 1000), default=8, show_default=True,
+              help="How many files to ask for summaries of, all at once.")
+def demo(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str, ...],
+         seed: int | None, time_scale: float | None, files: int) -> None:
+    """Start the mock embedded and fire real requests at it: a quick end-to-end check."""
+    profile = build_profile(profile_path, latency, fault, seed, time_scale)
+    for line in asyncio.run(run_demo(profile, files)):
+        click.echo(line)

@@ -1,0 +1,62 @@
+"""What one request gets: its latency and its fault, drawn from the profile, keyed and reproducible.
+
+The draw for ``(seed, endpoint, key, attempt)`` is fixed whatever else happens (see ``draws``), and
+the latency draw does not depend on the fault settings, so adding faults to a profile leaves every
+latency unchanged. The harness uses ``Behaviour`` directly to compute expected makespans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mock_onyx.draws import unit_draw
+from mock_onyx.endpoints import Endpoint, FaultKind
+from mock_onyx.profile import Profile
+
+# A stream fault strikes somewhere in the middle of the stream, never at its very ends.
+FAULT_WINDOW = (0.1, 0.9)
+
+
+@dataclass(frozen=True)
+class Draw:
+    """The fate of one request, in simulated seconds."""
+
+    endpoint: Endpoint
+    key: str
+    attempt: int
+    latency_s: float
+    fault: FaultKind | None
+    fault_at_s: float  # when a reset, error packet or truncated line happens
+    error_latency_s: float  # how long an error status takes to come back
+
+
+class Behaviour:
+    """Samples per-request latency and faults from a profile. Pure: no state, no clock."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self._latency = {endpoint: profile.latency_of(endpoint) for endpoint in Endpoint}
+        self._faults = {endpoint: profile.faults_of(endpoint) for endpoint in Endpoint}
+
+    def latency_s(self, endpoint: Endpoint, key: str, attempt: int = 1) -> float:
+        u = unit_draw(self.profile.seed, "latency", endpoint, key, attempt)
+        return self._latency[endpoint].quantile(u)
+
+    def fault(self, endpoint: Endpoint, key: str, attempt: int = 1) -> FaultKind | None:
+        u = unit_draw(self.profile.seed, "fault", endpoint, key, attempt)
+        cumulative = 0.0
+        for kind, probability in self._faults[endpoint].items():
+            cumulative += probability
+            if u < cumulative:
+                return kind
+        return None
+
+    def draw(self, endpoint: Endpoint, key: str, attempt: int) -> Draw:
+        seed = self.profile.seed
+        latency = self.latency_s(endpoint, key, attempt)
+        low, high = FAULT_WINDOW
+        where = low + (high - low) * unit_draw(seed, "fault_at", endpoint, key, attempt)
+        error_u = unit_draw(seed, "error_latency", endpoint, key, attempt)
+        return Draw(endpoint=endpoint, key=key, attempt=attempt, latency_s=latency,
+                    fault=self.fault(endpoint, key, attempt), fault_at_s=latency * where,
+                    error_latency_s=self.profile.error_latency.quantile(error_u))

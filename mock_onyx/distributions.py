@@ -1,0 +1,230 @@
+"""Latency distributions in simulated seconds, written as text: ``uniform(15, 30)``.
+
+Each distribution samples by its inverse CDF from one keyed uniform number ``u`` (see ``draws``),
+so one file keeps its rank across profiles: with the same seed a file that is slow under
+``uniform(15, 30)`` is slow under ``lognormal(20, 60)`` too (a monotone coupling).
+
+    fixed(s)                 always s
+    uniform(a, b)            a <= x <= b, 0 <= a <= b
+    normal(mean, sd)         truncated at 0 (resampled by inverse CDF on [0, inf))
+    lognormal(median, p99)   0 < median < p99; the 99th percentile is p99
+    empirical(path.csv)      observed durations; linear interpolation between order statistics
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import NormalDist
+from typing import Protocol, runtime_checkable
+
+from mock_onyx.errors import ConfigError
+
+_STANDARD_NORMAL = NormalDist()
+_Z99 = _STANDARD_NORMAL.inv_cdf(0.99)
+_SPEC = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$")
+
+
+@runtime_checkable
+class Distribution(Protocol):
+    """What the behaviour model needs of a latency distribution."""
+
+    @property
+    def mean(self) -> float: ...
+
+    def quantile(self, u: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class Fixed:
+    seconds: float
+
+    @property
+    def mean(self) -> float:
+        return self.seconds
+
+    def quantile(self, u: float) -> float:
+        return self.seconds
+
+    def __str__(self) -> str:
+        return f"fixed({self.seconds:g})"
+
+
+@dataclass(frozen=True)
+class Uniform:
+    low: float
+    high: float
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    def quantile(self, u: float) -> float:
+        return self.low + (self.high - self.low) * u
+
+    def __str__(self) -> str:
+        return f"uniform({self.low:g}, {self.high:g})"
+
+
+@dataclass(frozen=True)
+class TruncatedNormal:
+    mu: float
+    sd: float
+
+    @property
+    def _cut(self) -> float:
+        """The probability mass below 0 that truncation removes."""
+        return NormalDist(self.mu, self.sd).cdf(0.0) if self.sd > 0 else 0.0
+
+    @property
+    def mean(self) -> float:
+        if self.sd == 0:
+            return max(self.mu, 0.0)
+        alpha = -self.mu / self.sd
+        return self.mu + self.sd * _STANDARD_NORMAL.pdf(alpha) / (1 - self._cut)
+
+    def quantile(self, u: float) -> float:
+        if self.sd == 0:
+            return max(self.mu, 0.0)
+        p = self._cut + u * (1 - self._cut)
+        p = min(max(p, 1e-12), 1 - 1e-12)
+        return max(0.0, NormalDist(self.mu, self.sd).inv_cdf(p))
+
+    def __str__(self) -> str:
+        return f"normal({self.mu:g}, {self.sd:g})"
+
+
+@dataclass(frozen=True)
+class LogNormal:
+    median: float
+    p99: float
+
+    @property
+    def sigma(self) -> float:
+        return (math.log(self.p99) - math.log(self.median)) / _Z99
+
+    @property
+    def mean(self) -> float:
+        return self.median * math.exp(self.sigma**2 / 2)
+
+    def quantile(self, u: float) -> float:
+        p = min(max(u, 1e-12), 1 - 1e-12)
+        return self.median * math.exp(self.sigma * _STANDARD_NORMAL.inv_cdf(p))
+
+    def __str__(self) -> str:
+        return f"lognormal({self.median:g}, {self.p99:g})"
+
+
+@dataclass(frozen=True)
+class Empirical:
+    source: str
+    observations: tuple[float, ...]  # sorted ascending
+
+    @property
+    def mean(self) -> float:
+        return math.fsum(self.observations) / len(self.observations)
+
+    def quantile(self, u: float) -> float:
+        values = self.observations
+        position = u * (len(values) - 1)
+        below = int(position)
+        above = min(below + 1, len(values) - 1)
+        return values[below] + (values[above] - values[below]) * (position - below)
+
+    def __str__(self) -> str:
+        return f"empirical({self.source})"
+
+
+_FORMS = "fixed(s), uniform(a, b), normal(mean, sd), lognormal(median, p99) or empirical(path.csv)"
+
+
+def parse_distribution(text: str, where: str, base_dir: Path | None = None) -> Distribution:
+    """Parse ``text`` such as ``uniform(15, 30)``; ``where`` names the setting in errors."""
+    match = _SPEC.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ConfigError(where, f"{text!r} is not a distribution", f"write one of {_FORMS}")
+    kind, raw_args = match.group(1), match.group(2).strip()
+    if kind == "empirical":
+        return _load_empirical(raw_args, where, base_dir or Path.cwd())
+    args = _numbers(raw_args, where, text)
+    builders = {"fixed": (1, _fixed), "uniform": (2, _uniform), "normal": (2, _normal),
+                "lognormal": (2, _lognormal)}
+    if kind not in builders:
+        raise ConfigError(where, f"unknown distribution {kind!r} in {text!r}", f"use one of {_FORMS}")
+    arity, build = builders[kind]
+    if len(args) != arity:
+        raise ConfigError(where, f"{kind} takes {arity} number(s), got {len(args)} in {text!r}",
+                          f"write it as in {_FORMS}")
+    return build(args, where, text)
+
+
+def _numbers(raw_args: str, where: str, text: str) -> list[float]:
+    if not raw_args:
+        return []
+    try:
+        values = [float(part) for part in raw_args.split(",")]
+    except ValueError:
+        raise ConfigError(where, f"{text!r} has an argument that is not a number",
+                          "give plain numbers of simulated seconds, e.g. uniform(15, 30)") from None
+    if not all(math.isfinite(value) for value in values):
+        raise ConfigError(where, f"{text!r} has a non-finite argument", "use finite numbers")
+    return values
+
+
+def _fixed(args: list[float], where: str, text: str) -> Distribution:
+    if args[0] < 0:
+        raise ConfigError(where, f"{text!r} is negative", "a duration is >= 0 simulated seconds")
+    return Fixed(args[0])
+
+
+def _uniform(args: list[float], where: str, text: str) -> Distribution:
+    low, high = args
+    if low < 0 or high < low:
+        raise ConfigError(where, f"{text!r} needs 0 <= a <= b", f"write uniform({min(args):g}, {max(args):g})"
+                          if min(args) >= 0 else "use non-negative bounds")
+    return Uniform(low, high)
+
+
+def _normal(args: list[float], where: str, text: str) -> Distribution:
+    mu, sd = args
+    if sd < 0:
+        raise ConfigError(where, f"{text!r} has a negative standard deviation", "give sd >= 0")
+    if mu <= 0 and sd == 0:
+        raise ConfigError(where, f"{text!r} is never positive", "give a positive mean")
+    return TruncatedNormal(mu, sd)
+
+
+def _lognormal(args: list[float], where: str, text: str) -> Distribution:
+    median, p99 = args
+    if median <= 0 or p99 <= median:
+        raise ConfigError(where, f"{text!r} needs 0 < median < p99",
+                          "give the median and the 99th percentile in simulated seconds, "
+                          "e.g. lognormal(20, 45)")
+    return LogNormal(median, p99)
+
+
+def _load_empirical(raw_path: str, where: str, base_dir: Path) -> Distribution:
+    path = Path(raw_path.strip().strip("'\""))
+    if not path.is_absolute():
+        path = base_dir / path
+    hint = "give a CSV with one duration in simulated seconds per row (a header row is allowed)"
+    try:
+        with path.open(newline="") as handle:
+            rows = [row for row in csv.reader(handle) if row and row[0].strip()]
+    except OSError as error:
+        raise ConfigError(where, f"cannot read {str(path)!r} ({error.strerror})", hint) from None
+    values = []
+    for index, row in enumerate(rows):
+        try:
+            values.append(float(row[0]))
+        except ValueError:
+            if index == 0:
+                continue  # a header row
+            raise ConfigError(where, f"{str(path)!r} row {index + 1} is not a number: {row[0]!r}",
+                              hint) from None
+    if not values or min(values) < 0 or not all(math.isfinite(v) for v in values):
+        raise ConfigError(where, f"{str(path)!r} holds no usable durations", hint)
+    return Empirical(raw_path.strip(), tuple(sorted(values)))

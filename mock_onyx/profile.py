@@ -1,0 +1,231 @@
+"""A server profile: how the mock behaves. Loaded from TOML, a scenario's ``[server]`` table, or flags.
+
+    seed = 7
+    time_scale = 0.01              # wall seconds per simulated second
+    [latency]                      # simulated seconds, per endpoint name; default applies to the rest
+    default = "fixed(0.05)"
+    send_message = "uniform(15, 30)"
+    [faults.send_message]          # probability per request, per kind
+    http_500 = 0.05
+    reset = 0.02
+
+Validation happens once, here, at the boundary (pydantic); every problem becomes a one-line
+``ConfigError`` naming the source, the key, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt,
+                      ValidationError, ValidationInfo, field_serializer, field_validator,
+                      model_validator)
+
+from mock_onyx.distributions import Distribution, parse_distribution
+from mock_onyx.endpoints import STREAM_ONLY_FAULTS, STREAMING_ENDPOINTS, Endpoint, FaultKind
+from mock_onyx.errors import ConfigError
+
+DEFAULT_LATENCY = "fixed(0.05)"
+SEED_SEND_MESSAGE_LATENCY = "uniform(15, 30)"
+
+EndpointName = Literal["indexing_status", "persona", "create_chat_session", "simple_api",
+                       "send_message", "folder", "folders"]
+FaultName = Literal["http_500", "http_503", "http_429", "reset", "hang", "error_packet",
+                    "empty_answer", "malformed"]
+Probability = Annotated[StrictFloat, Field(ge=0, le=1)]
+PositiveId = Annotated[StrictInt, Field(gt=0)]
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class FileSettings(_Settings):
+    """Synthetic files: every positive id exists and is indexed unless listed here."""
+
+    missing: frozenset[PositiveId] = frozenset()
+    not_indexed: frozenset[PositiveId] = frozenset()
+
+
+class FolderSettings(_Settings):
+    """Synthetic folders: ``count`` are listed; any positive id exists unless ``missing``."""
+
+    count: Annotated[StrictInt, Field(ge=0, le=10_000)] = 3
+    files: Annotated[StrictInt, Field(ge=0, le=999)] = 5
+    not_indexed_share: Probability = 0.2
+    missing: frozenset[PositiveId] = frozenset()
+
+
+class Profile(_Settings):
+    """Everything the behaviour model needs; frozen, validated, in simulated seconds."""
+
+    seed: StrictInt = 0
+    time_scale: Annotated[StrictFloat, Field(gt=0, le=100)] = 0.01
+    latency: dict[EndpointName | Literal["default"], Distribution] = Field(default_factory=dict)
+    faults: dict[EndpointName, dict[FaultName, Probability]] = Field(default_factory=dict)
+    error_latency: Distribution = Field(default_factory=lambda: parse_distribution("fixed(0.01)", ""))
+    retry_after_s: Annotated[StrictInt, Field(ge=0)] = 5
+    piece_interval_s: Annotated[StrictFloat, Field(gt=0)] = 1.0
+    hang_limit_s: Annotated[StrictFloat, Field(gt=0)] = 3600.0
+    enterprise: StrictBool = False
+    require_auth: StrictBool = False
+    files: FileSettings = FileSettings()
+    folders: FolderSettings = FolderSettings()
+
+    @field_validator("latency", mode="before")
+    @classmethod
+    def _parse_latency(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        base_dir = (info.context or {}).get("base_dir")
+        known = {"default", *Endpoint}
+        for name in value:
+            if name not in known:
+                raise ConfigError(f"latency.{name}", f"unknown endpoint {name!r}",
+                                  f"use one of {', '.join(sorted(known))}")
+        return {name: text if isinstance(text, Distribution)
+                else parse_distribution(text, f"latency.{name}", base_dir)
+                for name, text in value.items()}
+
+    @field_validator("error_latency", mode="before")
+    @classmethod
+    def _parse_error_latency(cls, value: Any, info: ValidationInfo) -> Any:
+        base_dir = (info.context or {}).get("base_dir")
+        if isinstance(value, Distribution):
+            return value
+        return parse_distribution(value, "error_latency", base_dir)
+
+    @model_validator(mode="after")
+    def _check_faults(self) -> Profile:
+        for endpoint, kinds in self.faults.items():
+            total = sum(kinds.values())
+            if total > 1 + 1e-9:
+                raise ConfigError(f"faults.{endpoint}", f"probabilities sum to {total:g} > 1",
+                                  "lower them so that one request gets at most one fault")
+            for kind in kinds:
+                if kind in STREAM_ONLY_FAULTS and endpoint not in STREAMING_ENDPOINTS:
+                    raise ConfigError(f"faults.{endpoint}.{kind}",
+                                      f"{kind} happens only inside send-message's stream",
+                                      f"move it to [faults.send_message]")
+        return self
+
+    @field_serializer("latency")
+    def _show_latency(self, latency: dict[str, Distribution]) -> dict[str, str]:
+        return {name: str(dist) for name, dist in latency.items()}
+
+    @field_serializer("error_latency")
+    def _show_error_latency(self, dist: Distribution) -> str:
+        return str(dist)
+
+    def latency_of(self, endpoint: Endpoint) -> Distribution:
+        """The endpoint's distribution, else ``default``, else the seed's defaults."""
+        if endpoint in self.latency:
+            return self.latency[endpoint]
+        if endpoint is Endpoint.SEND_MESSAGE:
+            return parse_distribution(SEED_SEND_MESSAGE_LATENCY, "latency.send_message")
+        return self.latency.get("default") or parse_distribution(DEFAULT_LATENCY, "latency.default")
+
+    def faults_of(self, endpoint: Endpoint) -> dict[FaultKind, float]:
+        return {FaultKind(kind): p for kind, p in self.faults.get(endpoint, {}).items() if p > 0}
+
+    def to_document(self) -> dict[str, Any]:
+        """A plain dict that ``profile_from_mapping`` reads back to an equal profile (for results)."""
+        return self.model_dump(mode="json")
+
+
+def profile_from_mapping(data: Mapping[str, Any], source: str,
+                         base_dir: Path | None = None) -> Profile:
+    """Validate ``data`` (a parsed TOML table); ``source`` names it in errors."""
+    try:
+        return Profile.model_validate(dict(data), context={"base_dir": base_dir})
+    except ValidationError as error:
+        raise _one_line(error, source) from None
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error.where}", error.problem, error.fix) from None
+
+
+def load_profile(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Profile:
+    """Read a TOML profile (or start from the defaults) and apply flag overrides on top."""
+    data: dict[str, Any] = read_toml(path) if path is not None else {}
+    source = str(path) if path is not None else "profile"
+    merged = merge_tables(data, overrides or {})
+    return profile_from_mapping(merged, source, path.parent if path is not None else None)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(str(path), f"cannot read it ({error.strerror})",
+                          "give the path of an existing TOML file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(str(path), f"is not valid TOML ({error})", "fix the TOML syntax") from None
+
+
+def merge_tables(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``top`` over ``base`` (tables merge, other values replace)."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_tables(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def flag_overrides(latencies: Iterable[str] = (), faults: Iterable[str] = (),
+                   seed: int | None = None, time_scale: float | None = None) -> dict[str, Any]:
+    """Turn ``--latency NAME=DIST`` and ``--fault NAME:KIND=P`` flags into a profile table."""
+    table: dict[str, Any] = {"latency": {}, "faults": {}}
+    for flag in latencies:
+        name, sep, dist = flag.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--latency {flag!r}", "expected NAME=DIST",
+                              "write e.g. --latency send_message='uniform(15, 30)'")
+        table["latency"][name.strip()] = dist.strip()
+    for flag in faults:
+        target, sep, raw_p = flag.partition("=")
+        endpoint, colon, kind = target.partition(":")
+        if not sep or not colon:
+            raise ConfigError(f"--fault {flag!r}", "expected NAME:KIND=P",
+                              "write e.g. --fault send_message:reset=0.05")
+        try:
+            probability = float(raw_p)
+        except ValueError:
+            raise ConfigError(f"--fault {flag!r}", f"{raw_p!r} is not a probability",
+                              "give a number between 0 and 1") from None
+        table["faults"].setdefault(endpoint.strip(), {})[kind.strip()] = probability
+    if seed is not None:
+        table["seed"] = seed
+    if time_scale is not None:
+        table["time_scale"] = time_scale
+    return {key: value for key, value in table.items() if value != {}}
+
+
+def _one_line(error: ValidationError, source: str) -> ConfigError:
+    first = error.errors()[0]
+    path = [str(part) for part in first["loc"] if "[" not in str(part)]
+    where = f"{source}: " + ".".join(path)
+    inner = (first.get("ctx") or {}).get("error")
+    if isinstance(inner, ConfigError):
+        return ConfigError(f"{source}: {inner.where}", inner.problem, inner.fix)
+    value = first.get("input")
+    problem = f"{value!r}: {first['msg']}" if first["type"] != "missing" else first["msg"]
+    return ConfigError(where, problem, _FIXES.get(first["type"], "see the profile format in README.md"))
+
+
+_FIXES = {
+    "extra_forbidden": "remove the key or correct its spelling (see the profile format in README.md)",
+    "literal_error": "use one of the names listed",
+    "float_type": "give a number",
+    "int_type": "give a whole number",
+    "bool_type": "give true or false",
+    "less_than_equal": "give a smaller value",
+    "greater_than_equal": "give a larger value",
+    "greater_than": "give a larger value",
+    "dict_type": "give a TOML table",
+}

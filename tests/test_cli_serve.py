@@ -1,0 +1,85 @@
+"""``onyx-bench serve`` from the installed console script, and bad flags as one line with exit 2."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+
+SCRIPT = Path(sys.executable).with_name("onyx-bench")
+
+
+def start_serve(*flags: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen([str(SCRIPT), "serve", "--time-scale", "0.001", *flags],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = process.stdout.readline().strip()
+    return process, first
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_serve_announces_its_address_serves_and_stops_cleanly(signum: int) -> None:
+    process, first = start_serve("--latency", "persona=fixed(1)", "--seed", "3")
+    try:
+        assert first.startswith("listening on http://127.0.0.1:"), first
+        url = first.removeprefix("listening on ")
+        response = httpx.get(url + "/api/persona", timeout=5)
+        assert response.status_code == 200 and response.headers["x-mock-latency-s"] == "1.000000"
+        assert httpx.get(url + "/_mock/profile", timeout=5).json()["seed"] == 3
+    finally:
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["serve", "--bogus"], "No such option"),
+    (["serve", "--latency", "send_message=uniform(30, 15)"], "latency.send_message"),
+    (["serve", "--latency", "chat=fixed(1)"], "unknown endpoint 'chat'"),
+    (["serve", "--fault", "send_message:explode=0.1"], "explode"),
+    (["serve", "--fault", "send_message:reset=2"], "less than or equal to 1"),
+    (["serve", "--time-scale", "-1"], "time_scale"),
+    (["serve", "--port", "70000"], "--port"),
+    (["serve", "--profile", "/does/not/exist.toml"], "cannot read it"),
+])
+def test_bad_flags_exit_2_with_one_line(args: list[str], words: str) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and lines[0].startswith("onyx-bench: error: ")
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_a_busy_port_is_one_line_and_exit_2() -> None:
+    process, first = start_serve()
+    try:
+        port = first.rsplit(":", 1)[1]
+        busy = subprocess.run([str(SCRIPT), "serve", "--port", port], capture_output=True, text=True,
+                              timeout=20, env={**os.environ})
+        assert busy.returncode == 2 and "cannot listen there" in busy.stderr
+        assert len(busy.stderr.strip().splitlines()) == 1
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def test_demo_fires_real_requests_at_an_embedded_mock() -> None:
+    result = CliRunner().invoke(main, ["demo", "--files", "3", "--time-scale", "0.005",
+                                       "--latency", "send_message=fixed(20)"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines()[2:5]]
+    assert [row[0] for row in rows] == ["1", "2", "3"]
+    for row in rows:
+        assert float(row[1]) == 20.0 and float(row[2]) == pytest.approx(20.0, abs=2.0)  # a few wall ms of HTTP, x200
+    assert "server peak in flight: 3" in result.output

@@ -1,0 +1,71 @@
+"""Latency distributions: parsing, bad input, and the statistics of what they sample."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from mock_onyx import Behaviour, ConfigError, Endpoint, parse_distribution
+from mock_onyx.draws import unit_draw
+from tests.conftest import make_profile
+
+
+def samples(text: str, n: int = 2000, base_dir: Path | None = None) -> list[float]:
+    dist = parse_distribution(text, "test", base_dir)
+    return [dist.quantile(unit_draw(1, "t", i)) for i in range(n)]
+
+
+def test_uniform_15_30_through_the_behaviour_model_has_mean_22_5() -> None:
+    behaviour = Behaviour(make_profile(seed=3, latency={"send_message": "uniform(15, 30)"}))
+    values = [behaviour.latency_s(Endpoint.SEND_MESSAGE, f"file:{i}") for i in range(1, 2001)]
+    assert statistics.fmean(values) == pytest.approx(22.5, abs=0.5)
+    assert 15 <= min(values) and max(values) <= 30
+
+
+def test_fixed_is_constant() -> None:
+    assert set(samples("fixed(0.05)", 50)) == {0.05}
+
+
+def test_normal_is_truncated_at_zero_and_keeps_its_mean_when_far_from_zero() -> None:
+    near_zero = samples("normal(1, 2)")
+    assert min(near_zero) >= 0
+    far = samples("normal(20, 2)")
+    assert statistics.fmean(far) == pytest.approx(20, abs=0.2)
+    assert statistics.stdev(far) == pytest.approx(2, rel=0.1)
+
+
+def test_lognormal_hits_its_median_and_p99() -> None:
+    values = sorted(samples("lognormal(20, 45)", 4000))
+    assert values[len(values) // 2] == pytest.approx(20, rel=0.05)
+    assert values[int(len(values) * 0.99)] == pytest.approx(45, rel=0.1)
+    assert statistics.fmean(values) == pytest.approx(parse_distribution("lognormal(20, 45)", "t").mean,
+                                                     rel=0.03)
+
+
+def test_empirical_reads_observed_durations_relative_to_the_profile(tmp_path: Path) -> None:
+    (tmp_path / "observed.csv").write_text("duration_s\n12\n18\n20\n25\n31\n")
+    values = samples("empirical(observed.csv)", base_dir=tmp_path)
+    assert min(values) >= 12 and max(values) <= 31
+    assert statistics.fmean(values) == pytest.approx(21.2, abs=1.0)
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("uniform(30, 15)", "0 <= a <= b"),
+    ("lognormal(-1, 2)", "0 < median < p99"),
+    ("lognormal(5, 5)", "0 < median < p99"),
+    ("gamma(1, 2)", "unknown distribution"),
+    ("uniform(1)", "takes 2 number"),
+    ("fixed(-1)", "negative"),
+    ("fixed(abc)", "not a number"),
+    ("normal(5, -1)", "negative standard deviation"),
+    ("15-30", "is not a distribution"),
+    ("empirical(nowhere.csv)", "cannot read"),
+])
+def test_bad_distributions_name_the_problem_and_the_fix(text: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_distribution(text, "latency.send_message")
+    message = str(caught.value)
+    assert words in message and "latency.send_message" in message and "fix:" in message
+    assert "\n" not in message

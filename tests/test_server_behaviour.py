@@ -1,0 +1,168 @@
+"""The behaviour model as a client sees it: timing, determinism, attempts, and every fault kind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+
+import httpx
+import pytest
+
+from mock_onyx import Behaviour, Endpoint, FaultKind
+from tests.conftest import make_profile, new_session, send_message_body
+
+
+
+async def stream_lines(client: httpx.AsyncClient, body: dict) -> tuple[httpx.Response, list[str]]:
+    async with client.stream("POST", "/chat/send-message", json=body) as response:
+        return response, [line async for line in response.aiter_lines() if line]
+
+
+async def test_fixed_20_at_time_scale_0_005_takes_100_ms_of_wall_time(mock) -> None:
+    # Tolerance +-25 ms: loopback and httpx overhead are real wall time, not compressed.
+    async with mock(latency={"send_message": "fixed(20)"}, time_scale=0.005) as (_, client):
+        body = send_message_body(await new_session(client))
+        await stream_lines(client, body)  # warm the connection
+        start = time.perf_counter()
+        await stream_lines(client, body)
+        elapsed = time.perf_counter() - start
+    assert elapsed == pytest.approx(0.100, abs=0.025)
+
+
+async def test_the_same_seed_gives_the_same_latency_per_file_in_any_order(mock) -> None:
+    files = list(range(1, 13))
+
+    async def latencies(order: list[int], concurrent: bool) -> dict[int, float]:
+        async with mock(seed=11) as (_, client):
+            async def one(file_id: int) -> tuple[int, float]:
+                session = await new_session(client, f"file {file_id}")
+                response, _ = await stream_lines(client, send_message_body(session, [file_id]))
+                return file_id, float(response.headers["x-mock-latency-s"])
+            if concurrent:
+                return dict(await asyncio.gather(*(one(i) for i in order)))
+            return dict([await one(i) for i in order])
+
+    shuffled = files[:]
+    random.Random(5).shuffle(shuffled)
+    in_order = await latencies(files, concurrent=False)
+    assert await latencies(shuffled, concurrent=True) == in_order
+    assert await latencies(list(reversed(files)), concurrent=False) == in_order
+    expected = Behaviour(make_profile(seed=11))
+    assert in_order == {i: pytest.approx(expected.latency_s(Endpoint.SEND_MESSAGE, f"file:{i}"), abs=1e-5)
+                        for i in files}
+    assert len(set(in_order.values())) == len(files)
+
+
+async def test_measured_stream_time_matches_the_drawn_latency(mock) -> None:
+    # At time scale 0.01 a 15-30 s stream takes 150-300 ms. Loopback HTTP costs a few real ms per
+    # call (magnified 100x in simulated time), so allow 10 ms of wall overhead: 1 simulated second.
+    async with mock(seed=2, time_scale=0.01) as (server, client):
+        for file_id in (1, 2, 3):
+            body = send_message_body(await new_session(client), [file_id])
+            start = server.clock.now()
+            response, _ = await stream_lines(client, body)
+            measured = server.clock.now() - start
+            assert measured == pytest.approx(float(response.headers["x-mock-latency-s"]), abs=1.0)
+
+
+async def test_attempts_are_counted_per_file_and_draw_anew(mock) -> None:
+    async with mock(seed=3) as (_, client):
+        session = await new_session(client)
+        first, _ = await stream_lines(client, send_message_body(session, [7]))
+        second, _ = await stream_lines(client, send_message_body(session, [7]))
+        other, _ = await stream_lines(client, send_message_body(session, [8]))
+        assert [r.headers["x-mock-attempt"] for r in (first, second, other)] == ["1", "2", "1"]
+        assert first.headers["x-mock-latency-s"] != second.headers["x-mock-latency-s"]
+        stats = (await client.get("/_mock/stats")).json()
+        assert stats["attempts"]["send_message"] == {"file:7": 2, "file:8": 1}
+
+
+def test_fault_rates_match_their_probabilities_and_leave_latencies_unchanged() -> None:
+    faulty = Behaviour(make_profile(faults={"send_message": {"http_500": 0.2, "reset": 0.1}}))
+    clean = Behaviour(make_profile())
+    keys = [f"file:{i}" for i in range(4000)]
+    kinds = [faulty.fault(Endpoint.SEND_MESSAGE, key) for key in keys]
+    assert kinds.count(FaultKind.HTTP_500) / len(keys) == pytest.approx(0.2, abs=0.02)
+    assert kinds.count(FaultKind.RESET) / len(keys) == pytest.approx(0.1, abs=0.015)
+    assert all(faulty.latency_s(Endpoint.SEND_MESSAGE, k) == clean.latency_s(Endpoint.SEND_MESSAGE, k)
+               for k in keys[:200])
+
+
+async def send_with_fault(mock, kind: str, timeout: float = 5.0) -> tuple[httpx.Response | None, list[str], Exception | None]:
+    async with mock(faults={"send_message": {kind: 1.0}}, latency={"send_message": "fixed(10)"}) as (_, client):
+        body = send_message_body(await new_session(client))
+        try:
+            async with client.stream("POST", "/chat/send-message", json=body,
+                                     timeout=httpx.Timeout(timeout)) as response:
+                lines = [line async for line in response.aiter_lines() if line]
+            return response, lines, None
+        except httpx.HTTPError as error:
+            return None, [], error
+
+
+@pytest.mark.parametrize(("kind", "status"), [("http_500", 500), ("http_503", 503), ("http_429", 429)])
+async def test_status_faults(mock, kind: str, status: int) -> None:
+    response, _, error = await send_with_fault(mock, kind)
+    assert error is None and response is not None and response.status_code == status
+    if status == 429:
+        assert response.headers["retry-after"] == "5"
+
+
+async def test_reset_cuts_the_stream_mid_body(mock) -> None:
+    _, _, error = await send_with_fault(mock, "reset")
+    assert isinstance(error, httpx.RemoteProtocolError)
+    assert "peer closed connection without sending complete message body" in str(error)
+
+
+async def test_hang_answers_nothing_until_the_client_gives_up(mock) -> None:
+    start = time.perf_counter()
+    _, _, error = await send_with_fault(mock, "hang", timeout=0.3)
+    assert isinstance(error, httpx.ReadTimeout)
+    assert time.perf_counter() - start == pytest.approx(0.3, abs=0.2)
+
+
+async def test_error_packet_ends_the_stream_without_a_final_message(mock) -> None:
+    response, lines, _ = await send_with_fault(mock, "error_packet")
+    assert response is not None and response.status_code == 200
+    packets = [json.loads(line) for line in lines]
+    assert set(packets[-1]) == {"error", "stack_trace"} and packets[-1]["error"]
+    assert not any("message_id" in packet for packet in packets)
+
+
+async def test_empty_answer_streams_nothing_but_empty_pieces(mock) -> None:
+    _, lines, _ = await send_with_fault(mock, "empty_answer")
+    packets = [json.loads(line) for line in lines]
+    assert packets[-1]["message"] == "" and packets[-1]["message_type"] == "assistant"
+    assert all(p["answer_piece"] == "" for p in packets if "answer_piece" in p)
+
+
+async def test_malformed_sends_a_truncated_json_line(mock) -> None:
+    _, lines, error = await send_with_fault(mock, "malformed")
+    assert error is None
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(lines[-1])
+
+
+async def test_faults_on_json_endpoints(mock) -> None:
+    async with mock(faults={"persona": {"reset": 1.0}, "folder": {"malformed": 1.0}}) as (_, client):
+        with pytest.raises(httpx.RemoteProtocolError, match="peer closed connection"):
+            await client.get("/persona")
+        truncated = await client.get("/user/folder/1")
+        assert truncated.status_code == 200
+        with pytest.raises(json.JSONDecodeError):
+            truncated.json()
+        stats = (await client.get("/_mock/stats")).json()
+        assert stats["faults"] == {"persona": {"reset": 1}, "folder": {"malformed": 1}}
+
+
+async def test_a_client_that_gives_up_is_counted_and_leaves_nothing_in_flight(mock) -> None:
+    async with mock(faults={"send_message": {"hang": 1.0}}) as (_, client):
+        body = send_message_body(await new_session(client))
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post("/chat/send-message", json=body, timeout=0.1)
+        await asyncio.sleep(0.1)
+        stats = (await client.get("/_mock/stats")).json()
+        assert stats["disconnects"] == {"send_message": 1}
+        assert stats["in_flight"]["total"] == 0
