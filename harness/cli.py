@@ -7,6 +7,7 @@ meant for the user (a ``ConfigError`` or a usage error) is printed as one line w
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ from typing import Any
 import click
 
 from harness.demo import run_demo
+from harness.runner import RunConfig, run_once
+from harness.strategies import STRATEGY_KINDS, make_strategy
+from harness.tables import summary_lines
+from harness.transports import TransportKind
 from mock_onyx import ConfigError, flag_overrides, load_profile, serve_until_signalled
 
 EXIT_BAD_INPUT = 2
@@ -97,4 +102,34 @@ def demo(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str, 
     """Start the mock embedded and fire real requests at it: a quick end-to-end check."""
     profile = build_profile(profile_path, latency, fault, seed, time_scale)
     for line in asyncio.run(run_demo(profile, files)):
+        click.echo(line)
+
+
+@main.command()
+@click.option("--files", type=click.IntRange(0, 100_000), required=True, help="How many files.")
+@click.option("--folders", type=click.IntRange(0, 10_000), default=0, show_default=True,
+              help="How many folders.")
+@click.option("--strategy", type=click.Choice(STRATEGY_KINDS), default="batch", show_default=True)
+@click.option("--size", type=click.IntRange(1, 10_000), help="Batch or window size (default 8).")
+@profile_options
+@click.option("--target", metavar="URL",
+              help="A running server (onyx-bench serve, or a real Onyx: credentials from "
+                   "ONYX_API_KEY or ONYX_SESSION_COOKIE) instead of the embedded mock.")
+@click.option("--transport", type=click.Choice([k.value for k in TransportKind]), default="aiohttp",
+              show_default=True, help="httpx over aiohttp, or httpx's stock transport (production's).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def run(files: int, folders: int, strategy: str, size: int | None, profile_path: Path | None,
+        latency: tuple[str, ...], fault: tuple[str, ...], seed: int | None, time_scale: float | None,
+        target: str | None, transport: str, as_json: bool) -> None:
+    """Run one strategy over N files (and M folders) and measure it, in simulated seconds."""
+    if files + folders == 0:
+        raise ConfigError("--files", "nothing to run", "give --files N or --folders M with N + M > 0")
+    config = RunConfig(files=files, folders=folders, strategy=make_strategy(strategy, size),
+                       profile=build_profile(profile_path, latency, fault, seed, time_scale),
+                       target=target, transport=TransportKind(transport))
+    result = asyncio.run(run_once(config))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    for line in summary_lines(result):
         click.echo(line)

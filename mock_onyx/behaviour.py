@@ -15,6 +15,8 @@ from mock_onyx.profile import Profile
 
 # A stream fault strikes somewhere in the middle of the stream, never at its very ends.
 FAULT_WINDOW = (0.1, 0.9)
+# The key of requests rejected before they name anything (auth, validation).
+REJECTION_KEY = "-"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,11 @@ class Behaviour:
             if u < cumulative:
                 return kind
         return None
+
+    def rejection_latency_s(self, endpoint: Endpoint) -> float:
+        """How long a rejected request (403, 404, 422) takes: one fixed draw per endpoint."""
+        u = unit_draw(self.profile.seed, "error_latency", endpoint, REJECTION_KEY, 0)
+        return self.profile.error_latency.quantile(u)
 
     def draw(self, endpoint: Endpoint, key: str, attempt: int) -> Draw:
         seed = self.profile.seed

@@ -86,7 +86,7 @@ class OnyxModel:
         if isinstance(matched, BodyReply):
             return Outcome(matched)
         endpoint, handler, params = matched
-        rejection_delay = self.behaviour.draw(endpoint, NO_KEY, 0).error_latency_s
+        rejection_delay = self.behaviour.rejection_latency_s(endpoint)
         if self.profile.require_auth and not _authenticated(request):
             denied = {"detail": "Access denied. User is not authenticated."}
             return Outcome(json_reply(403, denied, rejection_delay), endpoint)
@@ -136,7 +136,7 @@ class OnyxModel:
 
     def _simple_api(self, request: MockRequest, _: dict[str, str]) -> _Accepted | BodyReply:
         if not self.profile.enterprise:
-            delay = self.behaviour.draw(Endpoint.SIMPLE_API, NO_KEY, 0).error_latency_s
+            delay = self.behaviour.rejection_latency_s(Endpoint.SIMPLE_API)
             return json_reply(404, {"detail": "Not Found"}, delay)
         body = self._parse(BasicCreateChatMessageRequest, request, Endpoint.SIMPLE_API)
         if isinstance(body, BodyReply):
@@ -226,7 +226,7 @@ class OnyxModel:
             return self._invalid(validation_message(error), endpoint)
 
     def _invalid(self, message: str, endpoint: Endpoint) -> BodyReply:
-        delay = self.behaviour.draw(endpoint, NO_KEY, 0).error_latency_s
+        delay = self.behaviour.rejection_latency_s(endpoint)
         return json_reply(422, invalid_body(message), delay)
 
     def _admin(self, request: MockRequest) -> Outcome:

@@ -1,0 +1,38 @@
+"""Closed-form expectations: what a run should take when nothing goes wrong.
+
+With a fixed seed every call's latency is known from the mock's behaviour model, so a file's
+duration is the sum of the calls the extractor makes for it, and each strategy knows the makespan
+it gives such durations (``Strategy.planned_makespan_s``). Only files, and only fault-free profiles.
+"""
+
+from __future__ import annotations
+
+from harness.extractor import session_description
+from harness.outcomes import ItemKind, WorkItem
+from harness.strategies import Strategy
+from mock_onyx import Behaviour, Endpoint, Profile
+
+
+def file_duration_s(behaviour: Behaviour, file_id: int) -> float:
+    """The extractor's calls for one file, one after another (the persona is counted apart)."""
+    key = f"file:{file_id}"
+    session_key = f"session:{session_description(WorkItem(ItemKind.FILE, file_id))}"
+    chat = (behaviour.latency_s(Endpoint.SIMPLE_API, session_key) if behaviour.profile.enterprise
+            else behaviour.rejection_latency_s(Endpoint.SIMPLE_API))
+    if not behaviour.profile.enterprise:
+        chat += behaviour.latency_s(Endpoint.SEND_MESSAGE, key)
+    return (behaviour.latency_s(Endpoint.INDEXING_STATUS, key)
+            + behaviour.latency_s(Endpoint.CREATE_CHAT_SESSION, session_key) + chat)
+
+
+def expected_file_durations_s(profile: Profile, file_ids: list[int], first_wave: int) -> list[float]:
+    """Per-file durations; the first ``first_wave`` files also wait for the one persona fetch."""
+    behaviour = Behaviour(profile)
+    persona = behaviour.latency_s(Endpoint.PERSONA, "-")
+    return [file_duration_s(behaviour, file_id) + (persona if index < first_wave else 0.0)
+            for index, file_id in enumerate(file_ids)]
+
+
+def expected_makespan_s(strategy: Strategy, profile: Profile, file_ids: list[int]) -> float:
+    wave = strategy.size or 1
+    return strategy.planned_makespan_s(expected_file_durations_s(profile, file_ids, wave))

@@ -1,0 +1,76 @@
+"""A run's result: one row per item, the progress events, and a summary. Loads into pandas.
+
+``files_frame`` columns: ``id``, ``kind`` (file or folder), ``status`` (ok, failed, skipped),
+``error_kind``, ``reason``, ``attempts``, ``chat_tries``, ``start_s``, ``end_s``, ``duration_s``,
+``answer_complete``, ``calls``. ``events_frame`` columns: ``at_s``, ``kind``, ``message``, ``done``,
+``total``. ``calls_frame``: ``id``, ``kind``, ``endpoint``, ``start_s``, ``end_s``, ``status_code``,
+``error_kind``. Every time is in simulated seconds from the run's start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+
+from harness.outcomes import ItemOutcome, Status
+from harness.progress import ProgressEvent
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    strategy: str
+    size: int | None
+    n_files: int
+    n_folders: int
+    seed: int
+    time_scale: float
+    transport: str
+    makespan_s: float
+    files_ok: int  # items (files and folders) by final status
+    files_failed: int
+    files_skipped: int
+    max_progress_gap_s: float
+    server_peak_inflight: int | None  # None when the target is not the mock
+    client_peak_inflight: int
+    expected_makespan_s: float | None  # closed form for fault-free file-only runs on the mock
+
+
+@dataclass(frozen=True)
+class RunResult:
+    summary: RunSummary
+    outcomes: tuple[ItemOutcome, ...]
+    events: tuple[ProgressEvent, ...]
+    server_stats: dict[str, Any] | None
+
+    def file_rows(self) -> list[dict[str, Any]]:
+        return [{"id": o.item.id, "kind": str(o.item.kind), "status": str(o.status),
+                 "error_kind": None if o.error_kind is None else str(o.error_kind),
+                 "reason": o.reason, "attempts": o.attempts, "chat_tries": o.chat_tries,
+                 "start_s": round(o.start_s, 6), "end_s": round(o.end_s, 6),
+                 "duration_s": round(o.duration_s, 6), "answer_complete": o.answer_complete,
+                 "calls": len(o.calls)} for o in self.outcomes]
+
+    def files_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.file_rows())
+
+    def events_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{**asdict(e), "kind": str(e.kind)} for e in self.events],
+                            columns=["at_s", "kind", "message", "done", "total"])
+
+    def calls_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"id": o.item.id, "kind": str(o.item.kind), "endpoint": c.endpoint,
+                              "start_s": c.start_s, "end_s": c.end_s, "status_code": c.status_code,
+                              "error_kind": None if c.error_kind is None else str(c.error_kind)}
+                             for o in self.outcomes for c in o.calls],
+                            columns=["id", "kind", "endpoint", "start_s", "end_s", "status_code",
+                                     "error_kind"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self.summary), "files": self.file_rows(),
+                "events": [{**asdict(e), "kind": str(e.kind)} for e in self.events]}
+
+
+def count(outcomes: tuple[ItemOutcome, ...], status: Status) -> int:
+    return sum(1 for outcome in outcomes if outcome.status is status)

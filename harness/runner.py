@@ -1,0 +1,102 @@
+"""One run, end to end: a target (the mock embedded on an ephemeral loopback port, or a URL), one
+strategy over N files and M folders through the extractor, measured on the simulated clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from harness.expected import expected_makespan_s
+from harness.extractor import OnyxExtractor, Timeouts
+from harness.outcomes import ItemKind, Status, WorkItem
+from harness.progress import max_gap_s
+from harness.results import RunResult, RunSummary, count
+from harness.strategies import RunContext, Strategy
+from harness.transports import Credentials, TransportKind, harness_client
+from mock_onyx import Profile, SimClock, load_profile, running_server
+
+REAL_TIME = 1.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    files: int
+    strategy: Strategy
+    folders: int = 0
+    profile: Profile = field(default_factory=load_profile)
+    target: str | None = None  # None: start the mock embedded with ``profile``
+    transport: TransportKind = TransportKind.AIOHTTP
+    timeouts: Timeouts = Timeouts()
+
+    def items(self) -> list[WorkItem]:
+        return ([WorkItem(ItemKind.FILE, i) for i in range(1, self.files + 1)]
+                + [WorkItem(ItemKind.FOLDER, i) for i in range(1, self.folders + 1)])
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: str
+    time_scale: float
+    profile: Profile | None  # the mock's profile, when the target is a mock
+
+
+@asynccontextmanager
+async def _target(config: RunConfig) -> AsyncIterator[_Target]:
+    if config.target is None:
+        async with running_server(config.profile) as server:
+            yield _Target(server.url, config.profile.time_scale, config.profile)
+        return
+    profile = await _remote_mock_profile(config.target)
+    yield _Target(config.target.rstrip("/"), profile.time_scale if profile else REAL_TIME, profile)
+
+
+async def _remote_mock_profile(url: str) -> Profile | None:
+    """A target started with ``onyx-bench serve`` tells its profile; a real Onyx does not."""
+    from mock_onyx import profile_from_mapping
+    async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
+        try:
+            response = await client.get("/_mock/profile")
+        except httpx.HTTPError:
+            return None
+    if response.status_code != 200:
+        return None
+    return profile_from_mapping(response.json(), f"{url}/_mock/profile")
+
+
+async def run_once(config: RunConfig) -> RunResult:
+    items = config.items()
+    async with _target(config) as target:
+        clock = SimClock(target.time_scale)
+        credentials = Credentials.from_environment() if config.target else Credentials()
+        async with harness_client(target.url, config.transport, credentials) as (client, counter):
+            origin = clock.now()
+            extractor = OnyxExtractor(client, clock, origin, config.timeouts)
+            ctx = RunContext(clock=clock, origin_s=origin, extract=extractor.extract, total=len(items))
+            outcomes = tuple(await config.strategy.run(items, ctx))
+            makespan = ctx.now()
+            stats = await _mock_stats(client) if target.profile is not None else None
+    expected = None
+    if target.profile is not None and not config.folders and not any(target.profile.faults.values()):
+        expected = expected_makespan_s(config.strategy, target.profile, [i.id for i in items])
+    summary = RunSummary(
+        strategy=config.strategy.name, size=config.strategy.size, n_files=config.files,
+        n_folders=config.folders, seed=target.profile.seed if target.profile else 0,
+        time_scale=target.time_scale, transport=str(config.transport), makespan_s=makespan,
+        files_ok=count(outcomes, Status.OK), files_failed=count(outcomes, Status.FAILED),
+        files_skipped=count(outcomes, Status.SKIPPED),
+        max_progress_gap_s=max_gap_s([e.at_s for e in ctx.events], makespan),
+        server_peak_inflight=None if stats is None else stats["peak_in_flight"]["total"],
+        client_peak_inflight=counter.peak, expected_makespan_s=expected)
+    return RunResult(summary, outcomes, tuple(ctx.events), stats)
+
+
+async def _mock_stats(client: httpx.AsyncClient) -> dict[str, Any] | None:
+    try:
+        response = await client.get("/_mock/stats")
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None

@@ -1,0 +1,89 @@
+"""The one interface every strategy implements, and what a run hands it.
+
+A strategy gets the items and a ``RunContext`` (the clock, an ``extract`` coroutine that never
+raises, and ``emit`` for progress events) and returns one outcome per item, in input order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_fixed
+
+from harness.outcomes import ErrorKind, ItemOutcome, Status, WorkItem
+from harness.progress import EventKind, ProgressEvent
+from mock_onyx import SimClock
+
+Extract = Callable[[WorkItem], Awaitable[ItemOutcome]]
+
+
+@dataclass
+class RunContext:
+    clock: SimClock
+    origin_s: float
+    extract: Extract
+    total: int
+    events: list[ProgressEvent] = field(default_factory=list)
+    done: int = 0
+
+    def now(self) -> float:
+        return self.clock.now() - self.origin_s
+
+    def emit(self, kind: EventKind, message: str) -> None:
+        self.events.append(ProgressEvent(self.now(), kind, message, self.done, self.total))
+
+    async def sleep(self, simulated_s: float) -> None:
+        await self.clock.sleep(simulated_s)
+
+
+class Strategy(Protocol):
+    """Runs items through ``ctx.extract``; one outcome per item, in input order."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def size(self) -> int | None: ...
+
+    async def run(self, items: Sequence[WorkItem], ctx: RunContext) -> list[ItemOutcome]: ...
+
+    def planned_makespan_s(self, durations: Sequence[float]) -> float:
+        """The makespan this strategy gives items of these durations, with no faults."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Whole-item retries: up to ``max_attempts`` tries of an item that failed, ``wait_s`` apart
+    (simulated). Tenacity drives the loop; its sleep is the run's clock."""
+
+    max_attempts: int = 1
+    wait_s: float = 0.0
+
+    async def run(self, item: WorkItem, ctx: RunContext) -> ItemOutcome:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts), wait=wait_fixed(self.wait_s),
+            sleep=ctx.clock.sleep, retry=retry_if_result(lambda o: o.status is Status.FAILED),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None)
+        first_start = ctx.now()
+        outcome: ItemOutcome = await retrying(guarded(ctx.extract), item)
+        attempts = int(retrying.statistics.get("attempt_number", 1))
+        outcome = dataclasses.replace(outcome, attempts=attempts, start_s=first_start)
+        ctx.done += 1
+        return outcome
+
+
+def guarded(extract: Extract) -> Extract:
+    """``extract`` that turns an unexpected exception into a failed outcome, never lost."""
+
+    async def run(item: WorkItem) -> ItemOutcome:
+        try:
+            return await extract(item)
+        except Exception as error:
+            return ItemOutcome(item=item, status=Status.FAILED, start_s=0.0, end_s=0.0,
+                               error_kind=ErrorKind.INTERNAL, reason=f"{type(error).__name__}: {error}")
+
+    return run

@@ -1,0 +1,40 @@
+"""A sliding window: at most ``size`` items in flight; the next starts the moment one ends. No
+batch waits for its straggler, and every finished item is a progress event."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from harness.outcomes import ItemOutcome, WorkItem
+from harness.progress import EventKind
+from harness.strategies.base import RetryPolicy, RunContext
+
+
+@dataclass(frozen=True)
+class Window:
+    size: int = 8
+    retry: RetryPolicy = RetryPolicy()
+    name: str = "window"
+
+    async def run(self, items: Sequence[WorkItem], ctx: RunContext) -> list[ItemOutcome]:
+        outcomes: list[ItemOutcome | None] = [None] * len(items)
+        queue = iter(enumerate(items))
+
+        async def worker() -> None:
+            for index, item in queue:  # workers share one iterator: input order, no item twice
+                outcome = await self.retry.run(item, ctx)
+                outcomes[index] = outcome
+                ctx.emit(EventKind.ITEM_DONE, f"{ctx.done}/{len(items)} done: {item.label} {outcome.status}")
+
+        await asyncio.gather(*(worker() for _ in range(min(self.size, len(items)))))
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def planned_makespan_s(self, durations: Sequence[float]) -> float:
+        """List scheduling in input order on ``size`` slots."""
+        slots = [0.0] * min(self.size, len(durations))
+        for duration in durations:
+            heapq.heapreplace(slots, slots[0] + duration)
+        return max(slots, default=0.0)

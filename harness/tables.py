@@ -1,0 +1,26 @@
+"""Short human-readable tables of a run, for the terminal."""
+
+from __future__ import annotations
+
+from harness.results import RunResult
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    s = result.summary
+    strategy = s.strategy if s.size is None else f"{s.strategy} (size {s.size})"
+    expected = "" if s.expected_makespan_s is None else f" (closed form {s.expected_makespan_s:.1f} s)"
+    lines = [
+        f"{strategy}: {s.n_files} files, {s.n_folders} folders, seed {s.seed}, time scale {s.time_scale:g},"
+        f" transport {s.transport}",
+        f"makespan          {s.makespan_s:8.1f} s{expected}",
+        f"ok/failed/skipped {s.files_ok}/{s.files_failed}/{s.files_skipped}",
+        f"max progress gap  {s.max_progress_gap_s:8.1f} s",
+        f"peak in flight    server {s.server_peak_inflight if s.server_peak_inflight is not None else '-'},"
+        f" client {s.client_peak_inflight}",
+        "",
+        f"{'item':>12} {'status':>8} {'error':>13} {'attempts':>8} {'start_s':>8} {'end_s':>8}",
+    ]
+    for o in result.outcomes:
+        lines.append(f"{o.item.label:>12} {o.status:>8} {o.error_kind or '-':>13} {o.attempts:>8}"
+                     f" {o.start_s:8.1f} {o.end_s:8.1f}")
+    return lines

@@ -1,0 +1,114 @@
+"""The harness's ``httpx.AsyncClient``: which transport carries it, and what it counts.
+
+The extractor is written against httpx's API, as the production backend is. Its transport is a
+choice, because the stock one costs real wall time at high concurrency (shared/client-stack.md:
+~1.7 s extra at 100 in flight, which a time scale of 0.01 magnifies into 170 simulated seconds):
+
+    aiohttp   httpx over aiohttp (httpx-aiohttp): the default; within 2x of a bare aiohttp client
+    httpx     httpx's stock transport: what production runs, to reproduce its own overhead
+
+Neither caps connections (a cap would silently queue requests and distort concurrency), and
+neither times out by itself: the extractor enforces its per-operation timeouts on the sim clock.
+Every client counts the HTTP requests it has in flight, from sending until the body is closed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+UNLIMITED = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+
+
+class TransportKind(StrEnum):
+    AIOHTTP = "aiohttp"
+    HTTPX = "httpx"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Credentials for a real Onyx, read from the environment; never printed (``repr`` hides them)."""
+
+    api_key: str | None = field(default=None, repr=False)
+    session_cookie: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_environment(cls) -> Credentials:
+        return cls(api_key=os.environ.get("ONYX_API_KEY") or None,
+                   session_cookie=os.environ.get("ONYX_SESSION_COOKIE") or None)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def cookies(self) -> dict[str, str]:
+        return {"fastapiusersauth": self.session_cookie} if self.session_cookie else {}
+
+
+class InFlightCounter(httpx.AsyncBaseTransport):
+    """Wraps a transport and counts requests from sending until their body is closed."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self.in_flight = 0
+        self.peak = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException:
+            self.in_flight -= 1
+            raise
+        response.stream = _Counted(response.stream, self)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _Counted(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream | httpx.SyncByteStream, counter: InFlightCounter) -> None:
+        self._inner = inner
+        self._counter: InFlightCounter | None = counter
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        assert isinstance(self._inner, httpx.AsyncByteStream)
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        if self._counter is not None:
+            self._counter.in_flight -= 1
+            self._counter = None
+        if isinstance(self._inner, httpx.AsyncByteStream):
+            await self._inner.aclose()
+
+
+def _unlimited_aiohttp_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+
+
+def make_transport(kind: TransportKind) -> httpx.AsyncBaseTransport:
+    if kind is TransportKind.AIOHTTP:
+        return AiohttpTransport(limits=UNLIMITED, client=_unlimited_aiohttp_session)
+    return httpx.AsyncHTTPTransport(limits=UNLIMITED)
+
+
+@asynccontextmanager
+async def harness_client(base_url: str, kind: TransportKind = TransportKind.AIOHTTP,
+                         credentials: Credentials | None = None,
+                         ) -> AsyncIterator[tuple[httpx.AsyncClient, InFlightCounter]]:
+    """An ``httpx.AsyncClient`` for ``base_url`` over ``kind``, and its in-flight counter."""
+    credentials = credentials or Credentials()
+    counter = InFlightCounter(make_transport(kind))
+    async with httpx.AsyncClient(base_url=base_url, transport=counter, timeout=None,
+                                 headers=credentials.headers(), cookies=credentials.cookies()) as client:
+        yield client, counter
