@@ -25,7 +25,8 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m 'not slow'
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest benchmarks --benchmark-enable -p no:cacheprovider
+	$(BIN)/python benchmarks/client_stack.py
+	$(BIN)/python benchmarks/time_scale_error.py
 
 lock: $(STAMP)
 	( echo "# Exact versions the Makefile installs (pip -c): reproducible set-ups. Regenerate with 'make lock'."; \
