@@ -14,23 +14,13 @@ import argparse
 import asyncio
 import statistics
 
+from harness.expected import call_latency_s
 from harness.runner import RunConfig, run_once
 from harness.strategies import make_strategy
 from mock_onyx import Behaviour, Endpoint, profile_from_mapping
 
 SCALES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
 CASES = (("sequential", None, 3), ("batch", 8, 10), ("batch", 8, 20), ("window", 8, 20))
-
-
-def drawn_latency_s(behaviour: Behaviour, endpoint: str, file_id: int) -> float:
-    name = Endpoint(endpoint)
-    if name is Endpoint.SIMPLE_API:
-        return behaviour.rejection_latency_s(name)
-    if name is Endpoint.PERSONA:
-        return behaviour.latency_s(name, "-")
-    if name is Endpoint.CREATE_CHAT_SESSION:
-        return behaviour.latency_s(name, f"session:onyx-bench file {file_id}")
-    return behaviour.latency_s(name, f"file:{file_id}")
 
 
 async def measure(scale: float, seed: int) -> list[str]:
@@ -42,7 +32,7 @@ async def measure(scale: float, seed: int) -> list[str]:
         expected = result.summary.expected_makespan_s or float("nan")
         cells.append(f"{100 * (result.summary.makespan_s / expected - 1):+8.2f}%")
         calls = result.calls_frame()
-        overheads += [(row.end_s - row.start_s - drawn_latency_s(behaviour, row.endpoint, row.id)) * scale
+        overheads += [(row.end_s - row.start_s - call_latency_s(behaviour, Endpoint(row.endpoint), row.id)) * scale
                       for row in calls.itertuples()]
     return [f"{scale:>8g}", *cells, f"{1000 * statistics.fmean(overheads):10.2f}"]
 

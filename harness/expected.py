@@ -13,16 +13,24 @@ from harness.strategies import Strategy
 from mock_onyx import Behaviour, Endpoint, Profile
 
 
+def call_latency_s(behaviour: Behaviour, endpoint: Endpoint, file_id: int) -> float:
+    """What the mock draws for the extractor's first call to ``endpoint`` for one file."""
+    if endpoint is Endpoint.PERSONA:
+        return behaviour.latency_s(endpoint, "-")
+    if endpoint is Endpoint.SIMPLE_API and not behaviour.profile.enterprise:
+        return behaviour.rejection_latency_s(endpoint)  # the 404 of a non-enterprise build
+    if endpoint in (Endpoint.CREATE_CHAT_SESSION, Endpoint.SIMPLE_API):
+        item = WorkItem(ItemKind.FILE, file_id)
+        return behaviour.latency_s(endpoint, f"session:{session_description(item)}")
+    return behaviour.latency_s(endpoint, f"file:{file_id}")
+
+
 def file_duration_s(behaviour: Behaviour, file_id: int) -> float:
     """The extractor's calls for one file, one after another (the persona is counted apart)."""
-    key = f"file:{file_id}"
-    session_key = f"session:{session_description(WorkItem(ItemKind.FILE, file_id))}"
-    chat = (behaviour.latency_s(Endpoint.SIMPLE_API, session_key) if behaviour.profile.enterprise
-            else behaviour.rejection_latency_s(Endpoint.SIMPLE_API))
+    calls = [Endpoint.INDEXING_STATUS, Endpoint.CREATE_CHAT_SESSION, Endpoint.SIMPLE_API]
     if not behaviour.profile.enterprise:
-        chat += behaviour.latency_s(Endpoint.SEND_MESSAGE, key)
-    return (behaviour.latency_s(Endpoint.INDEXING_STATUS, key)
-            + behaviour.latency_s(Endpoint.CREATE_CHAT_SESSION, session_key) + chat)
+        calls.append(Endpoint.SEND_MESSAGE)
+    return sum(call_latency_s(behaviour, endpoint, file_id) for endpoint in calls)
 
 
 def expected_file_durations_s(profile: Profile, file_ids: list[int], first_wave: int) -> list[float]:
