@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from harness.cache import ContextCache
 from harness.expected import expected_makespan_s
 from harness.extractor import OnyxExtractor, Timeouts
 from harness.outcomes import ItemKind, Status, WorkItem
@@ -31,6 +32,7 @@ class RunConfig:
     target: str | None = None  # None: start the mock embedded with ``profile``
     transport: TransportKind = TransportKind.AIOHTTP
     timeouts: Timeouts = Timeouts()
+    cache: ContextCache | None = None  # the seed's context cache, shared across runs
 
     def items(self) -> list[WorkItem]:
         return ([WorkItem(ItemKind.FILE, i) for i in range(1, self.files + 1)]
@@ -76,11 +78,15 @@ async def run_once(config: RunConfig) -> RunResult:
             origin = clock.now()
             extractor = OnyxExtractor(client, clock, origin, config.timeouts)
             ctx = RunContext(clock=clock, origin_s=origin, extract=extractor.extract, total=len(items))
-            outcomes = tuple(await config.strategy.run(items, ctx))
+            cached = config.cache.get(items) if config.cache else None
+            outcomes = cached if cached is not None else tuple(await config.strategy.run(items, ctx))
             makespan = ctx.now()
+            if config.cache is not None and cached is None:
+                config.cache.put(items, outcomes)
             stats = await _mock_stats(client) if target.profile is not None else None
     expected = None
-    if target.profile is not None and not config.folders and not any(target.profile.faults.values()):
+    if (target.profile is not None and cached is None and not config.folders
+            and not any(target.profile.faults.values())):
         expected = expected_makespan_s(config.strategy, target.profile, [i.id for i in items])
     summary = RunSummary(
         strategy=config.strategy.name, size=config.strategy.size, n_files=config.files,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import subprocess
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.cache import ContextCache
 from harness.outcomes import ErrorKind, ItemKind, Status
 from harness.progress import EventKind
 from harness.runner import RunConfig, run_once
 from harness.strategies import make_strategy
 from harness.transports import TransportKind
+from mock_onyx import SimClock
 from tests.conftest import make_profile
 
 SCRIPT = Path(sys.executable).with_name("onyx-bench")
@@ -148,3 +151,18 @@ def test_run_json_from_the_installed_script_averages_near_the_closed_form() -> N
         assert len(data["files"]) == 10 and data["files_ok"] == 10
         makespans.append(data["makespan_s"])
     assert statistics.fmean(makespans) == pytest.approx(53.8, rel=0.10)
+
+
+async def test_the_context_cache_serves_a_repeat_within_its_ttl_without_any_request() -> None:
+    profile = make_profile()
+    cache = ContextCache(SimClock(profile.time_scale), ttl_s=3600.0)
+    first = await run_once(RunConfig(files=3, strategy=make_strategy("batch", 8), profile=profile, cache=cache))
+    again = await run_once(RunConfig(files=3, strategy=make_strategy("batch", 8), profile=profile, cache=cache))
+    assert first.server_stats and first.server_stats["requests"]["send_message"] == {"200": 3}
+    assert again.server_stats is not None and again.server_stats["requests"] == {}
+    assert again.outcomes == first.outcomes and again.summary.makespan_s < 1.0
+    expired = ContextCache(SimClock(profile.time_scale), ttl_s=0.0)
+    await run_once(RunConfig(files=3, strategy=make_strategy("batch", 8), profile=profile, cache=expired))
+    await asyncio.sleep(0.002)
+    late = await run_once(RunConfig(files=3, strategy=make_strategy("batch", 8), profile=profile, cache=expired))
+    assert late.server_stats and late.server_stats["requests"]["send_message"] == {"200": 3}
