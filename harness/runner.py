@@ -18,7 +18,7 @@ from harness.progress import max_gap_s
 from harness.results import RunResult, RunSummary, count
 from harness.strategies import RunContext, Strategy
 from harness.transports import Credentials, TransportKind, harness_client
-from mock_onyx import Profile, SimClock, load_profile, running_server
+from mock_onyx import Profile, SimClock, load_profile, profile_from_mapping, running_server
 
 REAL_TIME = 1.0
 
@@ -58,7 +58,6 @@ async def _target(config: RunConfig) -> AsyncIterator[_Target]:
 
 async def _remote_mock_profile(url: str) -> Profile | None:
     """A target started with ``onyx-bench serve`` tells its profile; a real Onyx does not."""
-    from mock_onyx import profile_from_mapping
     async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
         try:
             response = await client.get("/_mock/profile")
