@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 
-from harness.demo import run_demo
 from harness.runner import RunConfig, run_once
 from harness.strategies import STRATEGY_KINDS, make_strategy
 from harness.tables import summary_lines
@@ -91,18 +90,6 @@ def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str,
     except OSError as error:
         raise ConfigError(f"--host {host} --port {port}", f"cannot listen there ({error.strerror})",
                           "choose another address, or --port 0 for a free port") from None
-
-
-@main.command()
-@profile_options
-@click.option("--files", type=click.IntRange(1, 1000), default=8, show_default=True,
-              help="How many files to ask for summaries of, all at once.")
-def demo(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str, ...],
-         seed: int | None, time_scale: float | None, files: int) -> None:
-    """Start the mock embedded and fire real requests at it: a quick end-to-end check."""
-    profile = build_profile(profile_path, latency, fault, seed, time_scale)
-    for line in asyncio.run(run_demo(profile, files)):
-        click.echo(line)
 
 
 @main.command()

@@ -72,14 +72,3 @@ def test_a_busy_port_is_one_line_and_exit_2() -> None:
     finally:
         process.terminate()
         process.communicate(timeout=10)
-
-
-def test_demo_fires_real_requests_at_an_embedded_mock() -> None:
-    result = CliRunner().invoke(main, ["demo", "--files", "3", "--time-scale", "0.005",
-                                       "--latency", "send_message=fixed(20)"])
-    assert result.exit_code == 0, result.output
-    rows = [line.split() for line in result.output.splitlines()[2:5]]
-    assert [row[0] for row in rows] == ["1", "2", "3"]
-    for row in rows:
-        assert float(row[1]) == 20.0 and float(row[2]) == pytest.approx(20.0, abs=2.0)  # a few wall ms of HTTP, x200
-    assert "server peak in flight: 3" in result.output
