@@ -38,6 +38,15 @@ class RunContext:
     async def sleep(self, simulated_s: float) -> None:
         await self.clock.sleep(simulated_s)
 
+    async def extract_safely(self, item: WorkItem) -> ItemOutcome:
+        """``extract``, with an unexpected exception turned into a failed outcome: never lost."""
+        start = self.now()
+        try:
+            return await self.extract(item)
+        except Exception as error:
+            return ItemOutcome(item=item, status=Status.FAILED, start_s=start, end_s=self.now(),
+                               error_kind=ErrorKind.INTERNAL, reason=f"{type(error).__name__}: {error}")
+
 
 class Strategy(Protocol):
     """Runs items through ``ctx.extract``; one outcome per item, in input order."""
@@ -69,21 +78,8 @@ class RetryPolicy:
             sleep=ctx.clock.sleep, retry=retry_if_result(lambda o: o.status is Status.FAILED),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None)
         first_start = ctx.now()
-        outcome: ItemOutcome = await retrying(guarded(ctx.extract), item)
+        outcome: ItemOutcome = await retrying(ctx.extract_safely, item)
         attempts = int(retrying.statistics.get("attempt_number", 1))
         outcome = dataclasses.replace(outcome, attempts=attempts, start_s=first_start)
         ctx.done += 1
         return outcome
-
-
-def guarded(extract: Extract) -> Extract:
-    """``extract`` that turns an unexpected exception into a failed outcome, never lost."""
-
-    async def run(item: WorkItem) -> ItemOutcome:
-        try:
-            return await extract(item)
-        except Exception as error:
-            return ItemOutcome(item=item, status=Status.FAILED, start_s=0.0, end_s=0.0,
-                               error_kind=ErrorKind.INTERNAL, reason=f"{type(error).__name__}: {error}")
-
-    return run
