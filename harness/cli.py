@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from harness.cli_sweep import list_scenarios, reproduce, sweep
 from harness.runner import RunConfig, run_once
 from harness.strategies import STRATEGY_KINDS, make_strategy
 from harness.tables import summary_lines
@@ -120,3 +121,8 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
         return
     for line in summary_lines(result):
         click.echo(line)
+
+
+main.add_command(list_scenarios)
+main.add_command(sweep)
+main.add_command(reproduce)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from harness.extractor import session_description
 from harness.outcomes import ItemKind, WorkItem
 from harness.strategies import Strategy
-from mock_onyx import Behaviour, Endpoint, Profile
+from mock_onyx import Behaviour, Distribution, Endpoint, Profile
 
 
 def call_latency_s(behaviour: Behaviour, endpoint: Endpoint, file_id: int) -> float:
@@ -44,3 +44,29 @@ def expected_file_durations_s(profile: Profile, file_ids: list[int], first_wave:
 def expected_makespan_s(strategy: Strategy, profile: Profile, file_ids: list[int]) -> float:
     wave = strategy.size or 1
     return strategy.planned_makespan_s(expected_file_durations_s(profile, file_ids, wave))
+
+
+def expected_max_s(dist: Distribution, k: int, points: int = 4096) -> float:
+    """E[max of k independent draws] = integral over u of Q(u) * k * u^(k-1) (midpoint rule)."""
+    total = 0.0
+    for i in range(points):
+        u = (i + 0.5) / points
+        total += dist.quantile(u) * k * u ** (k - 1)
+    return total / points
+
+
+def expected_mean_makespan_s(strategy: Strategy, profile: Profile, n_files: int) -> float | None:
+    """The makespan averaged over the profile's distributions (not one seed's draws), for
+    strategies with a closed form. The short calls enter by their means; exact when they are
+    fixed, as in the seed's profile."""
+    send = profile.latency_of(Endpoint.SEND_MESSAGE)
+    short = (profile.latency_of(Endpoint.INDEXING_STATUS).mean
+             + profile.latency_of(Endpoint.CREATE_CHAT_SESSION).mean
+             + (profile.latency_of(Endpoint.SIMPLE_API).mean if profile.enterprise
+                else profile.error_latency.mean))
+    if profile.enterprise:
+        send = profile.latency_of(Endpoint.SIMPLE_API)
+        short -= send.mean
+    mean = strategy.mean_makespan_s(n_files, send.mean + short,
+                                    lambda k: expected_max_s(send, k) + short)
+    return None if mean is None else mean + profile.latency_of(Endpoint.PERSONA).mean

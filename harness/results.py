@@ -34,7 +34,8 @@ class RunSummary:
     max_progress_gap_s: float
     server_peak_inflight: int | None  # None when the target is not the mock
     client_peak_inflight: int
-    expected_makespan_s: float | None  # closed form for fault-free file-only runs on the mock
+    expected_makespan_s: float | None  # closed form for this seed's draws (fault-free, files only)
+    expected_mean_makespan_s: float | None  # closed form over the profile's distributions
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from harness.cache import ContextCache
-from harness.expected import expected_makespan_s
+from harness.expected import expected_makespan_s, expected_mean_makespan_s
 from harness.extractor import OnyxExtractor, Timeouts
 from harness.outcomes import ItemKind, Status, WorkItem
 from harness.progress import max_gap_s
@@ -83,10 +83,11 @@ async def run_once(config: RunConfig) -> RunResult:
             if config.cache is not None and cached is None:
                 config.cache.put(items, outcomes)
             stats = await _mock_stats(client) if target.profile is not None else None
-    expected = None
+    expected = expected_mean = None
     if (target.profile is not None and cached is None and not config.folders
             and not any(target.profile.faults.values())):
         expected = expected_makespan_s(config.strategy, target.profile, [i.id for i in items])
+        expected_mean = expected_mean_makespan_s(config.strategy, target.profile, config.files)
     summary = RunSummary(
         strategy=config.strategy.name, size=config.strategy.size, n_files=config.files,
         n_folders=config.folders, seed=target.profile.seed if target.profile else 0,
@@ -95,7 +96,8 @@ async def run_once(config: RunConfig) -> RunResult:
         files_skipped=count(outcomes, Status.SKIPPED),
         max_progress_gap_s=max_gap_s([e.at_s for e in ctx.events], makespan),
         server_peak_inflight=None if stats is None else stats["peak_in_flight"]["total"],
-        client_peak_inflight=counter.peak, expected_makespan_s=expected)
+        client_peak_inflight=counter.peak, expected_makespan_s=expected,
+        expected_mean_makespan_s=expected_mean)
     return RunResult(summary, outcomes, tuple(ctx.events), stats)
 
 

@@ -27,8 +27,10 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Str
 from mock_onyx.distributions import Distribution, parse_distribution
 from mock_onyx.endpoints import STREAM_ONLY_FAULTS, STREAMING_ENDPOINTS, Endpoint, FaultKind
 from mock_onyx.errors import ConfigError
+from mock_onyx.validation import one_line_error
 
 DEFAULT_LATENCY = "fixed(0.05)"
+PROFILE_HELP = "the profile format in README.md"
 SEED_SEND_MESSAGE_LATENCY = "uniform(15, 30)"
 
 EndpointName = Literal["indexing_status", "persona", "create_chat_session", "simple_api",
@@ -142,7 +144,7 @@ def profile_from_mapping(data: Mapping[str, Any], source: str,
     try:
         return Profile.model_validate(dict(data), context={"base_dir": base_dir})
     except ValidationError as error:
-        raise _one_line(error, source) from None
+        raise one_line_error(error, source, PROFILE_HELP) from None
     except ConfigError as error:
         raise ConfigError(f"{source}: {error.where}", error.problem, error.fix) from None
 
@@ -204,28 +206,3 @@ def flag_overrides(latencies: Iterable[str] = (), faults: Iterable[str] = (),
     if time_scale is not None:
         table["time_scale"] = time_scale
     return {key: value for key, value in table.items() if value != {}}
-
-
-def _one_line(error: ValidationError, source: str) -> ConfigError:
-    first = error.errors()[0]
-    path = [str(part) for part in first["loc"] if "[" not in str(part)]
-    where = f"{source}: " + ".".join(path)
-    inner = (first.get("ctx") or {}).get("error")
-    if isinstance(inner, ConfigError):
-        return ConfigError(f"{source}: {inner.where}", inner.problem, inner.fix)
-    value = first.get("input")
-    problem = f"{value!r}: {first['msg']}" if first["type"] != "missing" else first["msg"]
-    return ConfigError(where, problem, _FIXES.get(first["type"], "see the profile format in README.md"))
-
-
-_FIXES = {
-    "extra_forbidden": "remove the key or correct its spelling (see the profile format in README.md)",
-    "literal_error": "use one of the names listed",
-    "float_type": "give a number",
-    "int_type": "give a whole number",
-    "bool_type": "give true or false",
-    "less_than_equal": "give a smaller value",
-    "greater_than_equal": "give a larger value",
-    "greater_than": "give a larger value",
-    "dict_type": "give a TOML table",
-}

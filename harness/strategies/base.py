@@ -63,6 +63,12 @@ class Strategy(Protocol):
         """The makespan this strategy gives items of these durations, with no faults."""
         ...
 
+    def mean_makespan_s(self, n_files: int, mean_duration_s: float,
+                        expected_max_s: Callable[[int], float]) -> float | None:
+        """The expected makespan over i.i.d. file durations, where a closed form exists
+        (``expected_max_s(k)``: the expected longest of k files); None where none does."""
+        ...
+
 
 @dataclass(frozen=True)
 class RetryPolicy:

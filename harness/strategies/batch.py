@@ -4,7 +4,7 @@ a pause between batches, then all folders at once. Each batch waits for its slow
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.outcomes import ItemKind, ItemOutcome, WorkItem
@@ -50,3 +50,8 @@ class Batch:
     def planned_makespan_s(self, durations: Sequence[float]) -> float:
         batches = [durations[i:i + self.size] for i in range(0, len(durations), self.size)]
         return sum(max(batch) for batch in batches) + self.pause_s * max(0, len(batches) - 1)
+
+    def mean_makespan_s(self, n_files: int, mean_duration_s: float,
+                        expected_max_s: Callable[[int], float]) -> float | None:
+        sizes = [min(self.size, n_files - start) for start in range(0, n_files, self.size)]
+        return sum(expected_max_s(k) for k in sizes) + self.pause_s * max(0, len(sizes) - 1)

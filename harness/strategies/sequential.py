@@ -3,7 +3,7 @@ hears nothing until the very end (which is why it timed out)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.outcomes import ItemOutcome, WorkItem
@@ -24,3 +24,7 @@ class Sequential:
 
     def planned_makespan_s(self, durations: Sequence[float]) -> float:
         return sum(durations)
+
+    def mean_makespan_s(self, n_files: int, mean_duration_s: float,
+                        expected_max_s: Callable[[int], float]) -> float | None:
+        return n_files * mean_duration_s

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.outcomes import ItemOutcome, WorkItem
@@ -38,3 +38,9 @@ class Window:
         for duration in durations:
             heapq.heapreplace(slots, slots[0] + duration)
         return max(slots, default=0.0)
+
+    def mean_makespan_s(self, n_files: int, mean_duration_s: float,
+                        expected_max_s: Callable[[int], float]) -> float | None:
+        if n_files <= self.size:
+            return expected_max_s(n_files)
+        return None  # list scheduling over random durations has no simple closed form

@@ -1,0 +1,135 @@
+"""A results directory: versioned, self-describing, written case by case, atomically.
+
+    DIR/manifest.json            format version, onyx-bench version, Python, platform, start time,
+                                 seed, scenario source and full text
+    DIR/cases/<case_id>/         one finished case, moved into place whole (never half-written):
+        summary.json             the case's grid point and its ``RunSummary``
+        files.csv                one row per item (columns: ``harness.results``)
+        events.csv, calls.csv    progress events and HTTP calls
+    DIR/runs.csv, DIR/files.csv  every finished case together, rewritten after each sweep
+
+``load_runs(DIR)`` and ``load_files(DIR)`` read them into pandas, from the case folders, so they
+work on an interrupted sweep too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.results import RunResult
+from mock_onyx.errors import ConfigError
+from scenarios import Case, LoadedScenario
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CASES = "cases"
+TEMP_PREFIX = ".tmp-"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
+class ResultsStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cases_dir = root / CASES
+
+    def prepare(self, loaded: LoadedScenario, resume: bool) -> None:
+        """Create the directory and manifest, or check that a resumed one is for this scenario."""
+        manifest_path = self.root / MANIFEST
+        if manifest_path.exists():
+            if not resume:
+                raise ConfigError(str(self.root), "already holds results",
+                                  "add --resume to finish it, or choose a new --out")
+            recorded = json.loads(manifest_path.read_text())
+            if (recorded.get("scenario_text"), recorded.get("overrides")) != (loaded.text, loaded.overrides):
+                raise ConfigError(str(self.root), "holds results of a different scenario",
+                                  "resume with the scenario it was started with, or choose a new --out")
+        else:
+            self.cases_dir.mkdir(parents=True, exist_ok=True)
+            write_atomically(manifest_path, json.dumps(_manifest(loaded), indent=2))
+        for leftover in self.cases_dir.glob(f"{TEMP_PREFIX}*"):
+            shutil.rmtree(leftover, ignore_errors=True)  # a case cut short by an interruption
+
+    def finished(self) -> set[str]:
+        if not self.cases_dir.is_dir():
+            return set()
+        return {entry.name for entry in self.cases_dir.iterdir()
+                if entry.is_dir() and not entry.name.startswith(TEMP_PREFIX)}
+
+    def write_case(self, case: Case, result: RunResult) -> None:
+        final = self.cases_dir / case.case_id
+        temp = self.cases_dir / f"{TEMP_PREFIX}{case.case_id}.{os.getpid()}"
+        temp.mkdir(parents=True)
+        summary = {**case_columns(case), **asdict(result.summary)}
+        (temp / "summary.json").write_text(json.dumps(summary, indent=2))
+        result.files_frame().assign(case_id=case.case_id).to_csv(temp / "files.csv", index=False)
+        result.events_frame().assign(case_id=case.case_id).to_csv(temp / "events.csv", index=False)
+        result.calls_frame().assign(case_id=case.case_id).to_csv(temp / "calls.csv", index=False)
+        os.rename(temp, final)
+
+    def write_combined(self) -> None:
+        for name, frame in (("runs.csv", load_runs(self.root)), ("files.csv", load_files(self.root))):
+            temp = self.root / f"{TEMP_PREFIX}{name}"
+            frame.to_csv(temp, index=False)
+            os.replace(temp, self.root / name)
+
+
+def case_columns(case: Case) -> dict[str, Any]:
+    return {"case_id": case.case_id, "files": case.files, "folders": case.folders,
+            "kind": case.kind, "size": case.size, "repetition": case.repetition}
+
+
+def load_manifest(root: Path) -> dict[str, Any]:
+    return dict(json.loads((root / MANIFEST).read_text()))
+
+
+def load_runs(root: Path) -> pd.DataFrame:
+    """One row per finished case: the grid point and its summary."""
+    rows = [json.loads((folder / "summary.json").read_text()) for folder in _case_folders(root)]
+    return pd.DataFrame(rows).sort_values("case_id", ignore_index=True) if rows else pd.DataFrame()
+
+
+def load_files(root: Path) -> pd.DataFrame:
+    return _concat(root, "files.csv")
+
+
+def load_events(root: Path) -> pd.DataFrame:
+    return _concat(root, "events.csv")
+
+
+def _concat(root: Path, name: str) -> pd.DataFrame:
+    frames = [pd.read_csv(folder / name) for folder in _case_folders(root)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _case_folders(root: Path) -> list[Path]:
+    cases = root / CASES
+    if not cases.is_dir():
+        return []
+    return sorted(entry for entry in cases.iterdir()
+                  if entry.is_dir() and not entry.name.startswith(TEMP_PREFIX))
+
+
+def _manifest(loaded: LoadedScenario) -> dict[str, Any]:
+    return {"format_version": FORMAT_VERSION, "onyx_bench_version": metadata.version("onyx-bench"),
+            "python": sys.version.split()[0], "platform": platform.platform(),
+            "machine": platform.machine(), "cpus": os.cpu_count(),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "scenario_name": loaded.scenario.name, "scenario_source": loaded.source,
+            "seed": loaded.scenario.seed, "scenario_text": loaded.text,
+            "overrides": loaded.overrides}

@@ -1,0 +1,127 @@
+"""Run a scenario's cases and store each as it finishes, behind an executor seam.
+
+An executor takes picklable ``CaseTask``s and yields ``(task, result)`` pairs as cases finish:
+``InlineExecutor`` runs them one after another in this process; ``ProcessExecutor`` runs up to
+``jobs`` at once, each in its own process with its own embedded mock (so cases do not share a
+core's event loop and distort each other's timing). A Dask executor would be a third class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.results import RunResult
+from harness.runner import RunConfig, run_once
+from harness.store import ResultsStore
+from harness.strategies import make_strategy
+from harness.transports import TransportKind
+from mock_onyx import profile_from_mapping
+from scenarios import Case, LoadedScenario
+
+
+@dataclass(frozen=True)
+class CaseTask:
+    case: Case
+    profile_document: dict[str, Any]  # the validated profile, as plain data (picklable)
+    transport: str = TransportKind.AIOHTTP.value
+
+
+def run_case(task: CaseTask) -> RunResult:
+    """Run one case to completion in this process (an executor calls this)."""
+    case = task.case
+    config = RunConfig(files=case.files, folders=case.folders,
+                       strategy=make_strategy(case.kind, case.size),
+                       profile=profile_from_mapping(task.profile_document, case.case_id),
+                       transport=TransportKind(task.transport))
+    return asyncio.run(run_once(config))
+
+
+class CaseExecutor(Protocol):
+    def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, RunResult]]: ...
+
+
+class InlineExecutor:
+    def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, RunResult]]:
+        for task in tasks:
+            yield task, run_case(task)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone decides what Ctrl-C does
+
+
+class ProcessExecutor:
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+
+    def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, RunResult]]:
+        pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_ignore_sigint,
+                                   mp_context=multiprocessing.get_context("spawn"))
+        pending: dict[Future[RunResult], CaseTask] = {}
+        queue = iter(tasks)
+        try:
+            for task in queue:  # keep exactly `jobs` cases in flight, in grid order
+                pending[pool.submit(run_case, task)] = task
+                if len(pending) >= self.jobs:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = pending.pop(future)
+                    following = next(queue, None)
+                    if following is not None:
+                        pending[pool.submit(run_case, following)] = following
+                    yield task, future.result()
+        finally:
+            # On an interruption, cases still running are abandoned: their results were never
+            # written, so --resume runs them again. Terminate the workers rather than wait.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    total: int
+    already_done: int
+    tasks: tuple[CaseTask, ...]
+
+
+def plan_sweep(loaded: LoadedScenario, store: ResultsStore, resume: bool,
+               transport: TransportKind = TransportKind.AIOHTTP) -> SweepPlan:
+    store.prepare(loaded, resume)
+    finished = store.finished()
+    cases = loaded.scenario.cases()
+    profiles = {r: loaded.scenario.profile(r, loaded.source, loaded.base_dir).to_document()
+                for r in range(loaded.scenario.repetitions)}
+    tasks = tuple(CaseTask(case, profiles[case.repetition], transport.value)
+                  for case in cases if case.case_id not in finished)
+    return SweepPlan(total=len(cases), already_done=len(cases) - len(tasks), tasks=tasks)
+
+
+def run_sweep(plan: SweepPlan, store: ResultsStore, executor: CaseExecutor,
+              on_case: Callable[[Case], None] = lambda case: None) -> None:
+    """Run the planned cases, writing each as it finishes; the combined tables at the end."""
+    try:
+        for task, result in executor.run(plan.tasks):
+            store.write_case(task.case, result)
+            on_case(task.case)
+    finally:
+        store.write_combined()
+
+
+def executor_for(jobs: int) -> CaseExecutor:
+    return InlineExecutor() if jobs <= 1 else ProcessExecutor(jobs)
+
+
+def default_out(name: str) -> Path:
+    """A fresh timestamped results directory under ./results."""
+    return Path("results") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"

@@ -1,0 +1,115 @@
+"""A scenario: what to run. A TOML file, validated once into frozen models, expanded into cases.
+
+    name = "seed-table"
+    description = "..."
+    seed = 42
+    repetitions = 5
+    time_scale = 0.01
+    [server]                 # the mock's profile (mock_onyx.profile), without seed and time_scale
+    latency.send_message = "uniform(15, 30)"
+    [workload]
+    files = [1, 3, 10, 20, 50]
+    folders = [0]            # optional
+    [[strategies]]
+    kind = "batch"
+    size = [5, 8, 10]        # a number or a list (batch and window only)
+
+Common random numbers: repetition ``r`` of every case runs with the profile seed
+``seed * 1000 + r``, so every strategy sees the same per-file latencies and faults in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, field_validator
+
+from mock_onyx import Profile, profile_from_mapping
+from mock_onyx.errors import ConfigError
+
+SCENARIO_HELP = "the scenario format in README.md"
+REPETITION_SEED_STRIDE = 1000
+SIZED_KINDS = ("batch", "window")
+
+Count = Annotated[StrictInt, Field(ge=0, le=100_000)]
+Size = Annotated[StrictInt, Field(ge=1, le=10_000)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Workload(_Frozen):
+    files: Annotated[tuple[Count, ...], Field(min_length=1)]
+    folders: Annotated[tuple[Count, ...], Field(min_length=1)] = (0,)
+
+
+class StrategyGrid(_Frozen):
+    kind: Literal["sequential", "batch", "window"]
+    size: Size | Annotated[tuple[Size, ...], Field(min_length=1)] | None = None
+
+    @field_validator("size")
+    @classmethod
+    def _sizes_only_where_they_mean_something(cls, value: Any, info: Any) -> Any:
+        kind = info.data.get("kind")
+        if value is not None and kind not in SIZED_KINDS:
+            raise ConfigError("size", f"{kind} takes no size", "remove size, or use batch or window")
+        return value
+
+    def sizes(self) -> tuple[int | None, ...]:
+        if self.size is None:
+            return (8,) if self.kind in SIZED_KINDS else (None,)
+        return self.size if isinstance(self.size, tuple) else (self.size,)
+
+
+class Scenario(_Frozen):
+    name: Annotated[StrictStr, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: StrictStr = ""
+    seed: StrictInt = 0
+    repetitions: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
+    time_scale: Annotated[StrictFloat, Field(gt=0, le=100)] = 0.01
+    server: dict[str, Any] = Field(default_factory=dict)
+    workload: Workload
+    strategies: Annotated[tuple[StrategyGrid, ...], Field(min_length=1)]
+
+    @field_validator("server")
+    @classmethod
+    def _no_seed_or_scale_in_server(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in ("seed", "time_scale"):
+            if key in value:
+                raise ConfigError(f"server.{key}", "is set per scenario, not per server",
+                                  f"move {key} to the top level of the scenario")
+        return value
+
+    def profile(self, repetition: int, source: str, base_dir: Path | None = None) -> Profile:
+        """The server profile of repetition ``repetition`` (common to every strategy)."""
+        table = {**self.server, "seed": self.seed * REPETITION_SEED_STRIDE + repetition,
+                 "time_scale": self.time_scale}
+        return profile_from_mapping(table, f"{source} [server]", base_dir)
+
+    def cases(self) -> list[Case]:
+        return [Case(files, folders, grid.kind, size, repetition)
+                for repetition in range(self.repetitions)
+                for files in self.workload.files
+                for folders in self.workload.folders
+                if files + folders > 0
+                for grid in self.strategies
+                for size in grid.sizes()]
+
+
+@dataclass(frozen=True, order=True)
+class Case:
+    """One run of a sweep: a point of the grid and a repetition."""
+
+    files: int
+    folders: int
+    kind: str
+    size: int | None
+    repetition: int
+
+    @property
+    def case_id(self) -> str:
+        size = "" if self.size is None else f"-{self.size}"
+        return f"f{self.files}-d{self.folders}-{self.kind}{size}-r{self.repetition}"
