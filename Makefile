@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/onyx-bench run --files 10 --strategy batch --size 8
+	$(BIN)/onyx-bench reproduce
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

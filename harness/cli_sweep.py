@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -31,7 +32,7 @@ def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool) -> Result
     click.echo(f"{loaded.scenario.name}: {plan.total} cases, {plan.already_done} already done, "
                f"{len(plan.tasks)} to run with {jobs} job(s); results in {out}", err=True)
     try:
-        with click.progressbar(length=plan.total, label="cases", file=click.get_text_stream("stderr"),
+        with click.progressbar(length=plan.total, label="cases", file=sys.stderr,
                                show_pos=True) as bar:
             bar.update(plan.already_done)
             run_sweep(plan, store, executor_for(jobs), on_case=lambda case: bar.update(1))

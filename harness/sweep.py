@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -54,8 +57,21 @@ class InlineExecutor:
             yield task, run_case(task)
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone decides what Ctrl-C does
+PARENT_CHECK_S = 0.2
+
+
+def _worker_init() -> None:
+    """In each worker: Ctrl-C is the parent's to handle, and a worker never outlives its parent
+    (a sweep killed with SIGKILL must not leave cases running)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def exit_when_orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=exit_when_orphaned, daemon=True).start()
 
 
 class ProcessExecutor:
@@ -63,7 +79,7 @@ class ProcessExecutor:
         self.jobs = jobs
 
     def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, RunResult]]:
-        pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_ignore_sigint,
+        pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_worker_init,
                                    mp_context=multiprocessing.get_context("spawn"))
         pending: dict[Future[RunResult], CaseTask] = {}
         queue = iter(tasks)

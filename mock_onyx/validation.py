@@ -27,7 +27,8 @@ _FIXES = {
 def one_line_error(error: ValidationError, source: str, help_topic: str) -> ConfigError:
     """The first problem of ``error``, located in ``source``; ``help_topic`` says where to read more."""
     first = error.errors()[0]
-    path = [str(part) for part in first["loc"] if "[" not in str(part)]
+    # Union and constraint tags ("constrained-int", "literal[...]") are not keys the user wrote.
+    path = [str(part) for part in first["loc"] if "[" not in str(part) and "-" not in str(part)]
     where = f"{source}: " + ".".join(path)
     inner = (first.get("ctx") or {}).get("error")
     if isinstance(inner, ConfigError):

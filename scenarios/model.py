@@ -50,6 +50,13 @@ class StrategyGrid(_Frozen):
     kind: Literal["sequential", "batch", "window"]
     size: Size | Annotated[tuple[Size, ...], Field(min_length=1)] | None = None
 
+    @field_validator("size", mode="before")
+    @classmethod
+    def _no_empty_grid(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple) and not value:
+            raise ConfigError("size", "is an empty list", "give at least one size, e.g. [8]")
+        return value
+
     @field_validator("size")
     @classmethod
     def _sizes_only_where_they_mean_something(cls, value: Any, info: Any) -> Any:
