@@ -129,12 +129,17 @@ async def test_error_kinds_read_the_same_through_every_transport(transport: Tran
 @pytest.mark.parametrize(("kind", "size"), [("batch", 8), ("window", 8)])
 async def test_makespan_matches_the_closed_form(files: int, kind: str, size: int) -> None:
     # At time scale 0.05 the per-call wall overhead of loopback HTTP (a few ms at 8 in flight) is
-    # under 3% of the makespan. At 0.01 it is larger: benchmarks/time_scale_error.py measures it.
-    profile = make_profile(seed=7, time_scale=0.05)
-    result = await run_once(RunConfig(files=files, strategy=make_strategy(kind, size), profile=profile))
-    expected = result.summary.expected_makespan_s
-    assert expected is not None
-    assert result.summary.makespan_s == pytest.approx(expected, rel=0.03)
+    # under 3% of the makespan. At 0.01 it is 4-8%: benchmarks/time_scale_error.py measures it.
+    # The median of three seeds, so that one stall of this shared machine does not decide.
+    errors = []
+    for seed in (7, 8, 9):
+        profile = make_profile(seed=seed, time_scale=0.05)
+        result = await run_once(RunConfig(files=files, strategy=make_strategy(kind, size), profile=profile))
+        expected = result.summary.expected_makespan_s
+        assert expected is not None
+        errors.append(result.summary.makespan_s / expected - 1)
+    assert statistics.median(errors) == pytest.approx(0.0, abs=0.03)
+    assert min(errors) > -0.01  # overhead only ever adds time
 
 
 @pytest.mark.slow
