@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast bench lock clean
+.PHONY: run test test-fast bench docs lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "onyx-bench needs Python 3.11+; set PYTHON=python3.11")'
@@ -23,6 +23,11 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m 'not slow'
+
+# Regenerate the README's plots from the main job (commit docs/ when results change).
+docs: $(STAMP)
+	$(BIN)/onyx-bench reproduce --out results/docs
+	cp results/docs/report/plots/makespan_vs_files.png results/docs/report/plots/timeline.png docs/
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/client_stack.py

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from harness.cli_sweep import list_scenarios, reproduce, sweep
+from harness.cli_sweep import list_scenarios, report, reproduce, sweep
 from harness.runner import RunConfig, run_once
 from harness.strategies import STRATEGY_KINDS, make_strategy
 from harness.tables import summary_lines
@@ -126,3 +126,4 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
 main.add_command(list_scenarios)
 main.add_command(sweep)
 main.add_command(reproduce)
+main.add_command(report)

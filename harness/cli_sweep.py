@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from harness.store import ResultsStore, load_manifest, load_runs, write_atomically
+from harness.store import ResultsStore, load_runs
 from harness.sweep import SweepPlan, default_out, executor_for, plan_sweep, run_sweep
 from reports import markdown_table, rows_json, seed_table_rows
+from reports.build import DEFAULT_IDLE_TIMEOUT_S, IMAGE_FORMATS, build_report
 from scenarios import LoadedScenario, builtin_names, load_scenario
 
 EXIT_INTERRUPTED = 130
@@ -50,12 +51,15 @@ def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool) -> Result
 @click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
               help="Cases run at once, each in its own process with its own mock.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted sweep in --out: run only what is missing.")
-def sweep(scenario: str, out: Path | None, jobs: int, resume: bool) -> None:
+@click.option("--report", "with_report", is_flag=True, help="Also build the report and print its path.")
+def sweep(scenario: str, out: Path | None, jobs: int, resume: bool, with_report: bool) -> None:
     """Run every case of SCENARIO (a built-in name or a TOML path) and store the results."""
     loaded = load_scenario(scenario)
     out = out or default_out(loaded.scenario.name)
     _sweep(loaded, out, jobs, resume)
     click.echo(str(out))
+    if with_report:
+        click.echo(str(build_report(out).outputs["html"]))
 
 
 @click.command()
@@ -73,21 +77,26 @@ def reproduce(reps: int | None, time_scale: float | None, jobs: int, out: Path |
     out = out or default_out(loaded.scenario.name)
     _sweep(loaded, out, jobs, resume)
     rows = seed_table_rows(load_runs(out))
-    table = markdown_table(rows)
-    manifest = load_manifest(out)
-    report = out / "report.md"
-    write_atomically(report, f"# The seed's table, reproduced\n\n{_provenance(manifest)}\n\n{table}\n")
+    report = build_report(out).outputs["html"]
     if as_json:
         click.echo(json.dumps({"rows": rows_json(rows), "report": str(report)}, indent=2))
         return
-    click.echo(table)
+    click.echo(markdown_table(rows))
     click.echo(f"\nreport: {report}")
 
 
-def _provenance(manifest: dict[str, object]) -> str:
-    return (f"Scenario `{manifest['scenario_name']}` (seed {manifest['seed']}, overrides "
-            f"{manifest['overrides'] or 'none'}), onyx-bench {manifest['onyx_bench_version']}, "
-            f"Python {manifest['python']} on {manifest['platform']}, started "
-            f"{manifest['started_at']}. Times in simulated seconds: measured mean ± 95% CI over "
-            "repetitions; closed form = the expectation over the profile's latency distributions; "
-            "speedup = 1 - parallel / sequential.")
+@click.command()
+@click.argument("results", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--format", "formats", default="html,md,csv", show_default=True,
+              help="Comma-separated: html, md, csv.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Report directory (default: RESULTS/report).")
+@click.option("--image-format", type=click.Choice(IMAGE_FORMATS), default="png", show_default=True)
+@click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_IDLE_TIMEOUT_S,
+              show_default=True, help="The frontend's idle timeout drawn on the progress-gap plot (simulated s).")
+def report(results: Path, formats: str, out: Path | None, image_format: str, idle_timeout: float) -> None:
+    """Build the report (tables and plots) of a results directory and print its paths."""
+    built = build_report(results, out, [f.strip() for f in formats.split(",") if f.strip()],
+                         image_format, idle_timeout)
+    for path in built.outputs.values():
+        click.echo(str(path))

@@ -112,6 +112,10 @@ def load_events(root: Path) -> pd.DataFrame:
     return _concat(root, "events.csv")
 
 
+def load_calls(root: Path) -> pd.DataFrame:
+    return _concat(root, "calls.csv")
+
+
 def _concat(root: Path, name: str) -> pd.DataFrame:
     frames = [pd.read_csv(folder / name) for folder in _case_folders(root)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -81,30 +81,42 @@ def _cell(value: float | None, digits: int = 1, suffix: str = "") -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}{suffix}"
 
 
-def markdown_table(rows: list[Row]) -> str:
-    """The seed's table per batch size: seed's figures, measured mean +- 95% CI, closed form."""
+def seed_table_frames(rows: list[Row]) -> dict[int, pd.DataFrame]:
+    """The seed's table for each batch size present, as printed cells: the seed's figures, the
+    measured mean ± 95% CI, and the closed form."""
     sequential = {row.files: row for row in rows if row.strategy == "sequential"}
     sizes = sorted({row.size for row in rows if row.strategy == "batch" and row.size is not None})
-    blocks = []
+    frames = {}
     for size in sizes:
-        lines = [f"### Sequential vs batch={size}", "",
-                 "| Files | Sequential (seed) | Sequential measured | Sequential closed form "
-                 f"| Batch={size} (seed) | Batch={size} measured | Batch={size} closed form "
-                 "| Speedup (seed) | Speedup measured | Speedup closed form |",
-                 "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        cells = []
         for row in (r for r in rows if r.strategy == "batch" and r.size == size):
             base = sequential.get(row.files)
             seed = SEED_TABLE.get(row.files)
-            lines.append(" | ".join([
-                f"| {row.files}",
-                _cell(seed[0] if seed else None, 0, " s"),
-                f"{_cell(base.makespan_s_mean)} ± {_cell(base.makespan_s_ci95)} s" if base else "-",
-                _cell(base.expected_makespan_s if base else None, 1, " s"),
-                _cell(row.seed_makespan_s, 0, " s"),
-                f"{_cell(row.makespan_s_mean)} ± {_cell(row.makespan_s_ci95)} s",
-                _cell(row.expected_makespan_s, 1, " s"),
-                _cell(row.seed_speedup_pct, 0, "%"),
-                _cell(row.speedup_pct, 1, "%"),
-                _cell(row.expected_speedup_pct, 1, "%")]) + " |")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+            cells.append({
+                "Files": str(row.files),
+                "Sequential (seed)": _cell(seed[0] if seed else None, 0, " s"),
+                "Sequential measured": (f"{_cell(base.makespan_s_mean)} ± {_cell(base.makespan_s_ci95)} s"
+                                        if base else "-"),
+                "Sequential closed form": _cell(base.expected_makespan_s if base else None, 1, " s"),
+                f"Batch={size} (seed)": _cell(row.seed_makespan_s, 0, " s"),
+                f"Batch={size} measured": f"{_cell(row.makespan_s_mean)} ± {_cell(row.makespan_s_ci95)} s",
+                f"Batch={size} closed form": _cell(row.expected_makespan_s, 1, " s"),
+                "Speedup (seed)": _cell(row.seed_speedup_pct, 0, "%"),
+                "Speedup measured": _cell(row.speedup_pct, 1, "%"),
+                "Speedup closed form": _cell(row.expected_speedup_pct, 1, "%"),
+            })
+        frames[size] = pd.DataFrame(cells)
+    return frames
+
+
+def frame_to_markdown(frame: pd.DataFrame) -> str:
+    """A DataFrame of printed cells as a Markdown table (numbers right-aligned)."""
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---:" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def markdown_table(rows: list[Row]) -> str:
+    return "\n\n".join(f"### Sequential vs batch={size}\n\n{frame_to_markdown(frame)}"
+                        for size, frame in seed_table_frames(rows).items())

@@ -1,0 +1,41 @@
+"""The summary table: one row per strategy x size x file count, over repetitions."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reports.stats import mean_ci95
+
+SUMMARY_COLUMNS = ["files", "strategy", "size", "reps", "makespan_s_mean", "makespan_s_p50",
+                   "makespan_s_p95", "makespan_s_ci95", "expected_makespan_s", "success_rate",
+                   "failed_by_kind", "max_progress_gap_s", "server_peak_inflight"]
+
+
+def summary_table(runs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
+    """Makespan mean, p50, p95 and 95% CI; success rate; failed items by error kind; the longest
+    progress gap and the server's peak in flight (the largest over repetitions)."""
+    failed = files[files["status"] == "failed"]
+    rows = []
+    for (n_files, kind, size), group in runs.groupby(["files", "kind", "size"], dropna=False, sort=True):
+        makespans = group["makespan_s"]
+        mean, ci = mean_ci95(makespans.tolist())
+        items = group["files_ok"] + group["files_failed"] + group["files_skipped"]
+        kinds = failed[failed["case_id"].isin(group["case_id"])]["error_kind"].value_counts()
+        expected = group["expected_mean_makespan_s"].dropna()
+        rows.append({
+            "files": int(n_files), "strategy": kind, "size": None if pd.isna(size) else int(size),
+            "reps": len(group), "makespan_s_mean": mean, "makespan_s_p50": makespans.quantile(0.5),
+            "makespan_s_p95": makespans.quantile(0.95), "makespan_s_ci95": ci,
+            "expected_makespan_s": float(expected.iloc[0]) if len(expected) else None,
+            "success_rate": float((group["files_ok"] / items).mean()),
+            "failed_by_kind": ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) or "-",
+            "max_progress_gap_s": float(group["max_progress_gap_s"].max()),
+            "server_peak_inflight": (None if group["server_peak_inflight"].isna().all()
+                                     else int(group["server_peak_inflight"].max())),
+        })
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def label(kind: str, size: object) -> str:
+    """How a strategy and its size are named in tables and legends: ``batch=8``."""
+    return kind if size is None or pd.isna(size) else f"{kind}={int(size)}"  # type: ignore[arg-type]

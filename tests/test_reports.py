@@ -1,0 +1,167 @@
+"""Reports from a small results set made by a real sweep at a tiny scale."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import statistics
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.image
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.store import ResultsStore, load_runs
+from harness.sweep import InlineExecutor, plan_sweep, run_sweep
+from reports.build import build_report
+from scenarios import parse_scenario
+
+SCENARIO = """
+name = "report-fixture"
+seed = 5
+repetitions = 3
+time_scale = 0.004
+[server.latency]
+send_message = "uniform(15, 30)"
+[workload]
+files = [3, 4]
+[[strategies]]
+kind = "sequential"
+[[strategies]]
+kind = "batch"
+size = [2, 8]
+[[strategies]]
+kind = "window"
+size = 2
+"""
+PLOTS = {"makespan_vs_files", "speedup_vs_size", "timeline", "latency_distribution", "progress_gaps"}
+T975_DF2 = 4.303  # Student's t, two-sided 95%, 2 degrees of freedom (3 repetitions)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store = ResultsStore(tmp_path_factory.mktemp("results") / "sweep")
+    loaded = parse_scenario(SCENARIO, "report-fixture.toml", None)
+    run_sweep(plan_sweep(loaded, store, resume=False), store, InlineExecutor())
+    return store.root
+
+
+@pytest.fixture(scope="module")
+def report(results: Path, tmp_path_factory: pytest.TempPathFactory):
+    return build_report(results, tmp_path_factory.mktemp("report"))
+
+
+def test_the_summary_holds_independently_computed_values(results: Path, report) -> None:
+    runs = pd.read_csv(results / "runs.csv")
+    summary = pd.read_csv(report.outputs["csv"], dtype=str)
+    assert len(summary) == 2 * 4  # file counts x (sequential, batch=2, batch=8, window=2)
+    for (n_files, kind, size), group in runs.groupby(["files", "kind", "size"], dropna=False):
+        name = kind if pd.isna(size) else f"{kind}={int(size)}"
+        row = summary[(summary["files"] == str(n_files)) & (summary["strategy"] == name)].iloc[0]
+        values = sorted(group["makespan_s"])
+        mean = sum(values) / 3
+        half_width = T975_DF2 * statistics.stdev(values) / math.sqrt(3)
+        assert row["reps"] == "3"
+        assert row["makespan_s_mean"] == f"{mean:.1f}"
+        assert row["makespan_s_p50"] == f"{values[1]:.1f}"
+        assert row["makespan_s_p95"] == f"{values[1] + 0.9 * (values[2] - values[1]):.1f}"
+        assert row["makespan_s_ci95"] == f"{half_width:.1f}"
+        assert row["success_rate"] == "1.000"
+        assert row["failed_by_kind"] == "-"
+        assert row["server_peak_inflight"] == str(int(group["server_peak_inflight"].max()))
+
+
+def test_the_seed_table_holds_the_seeds_figures_and_the_measured_speedup(results: Path, report) -> None:
+    runs = load_runs(results)
+    text = report.outputs["md"].read_text()
+    assert "### " not in text and "## The seed's table: sequential vs batch=8" in text
+    seq = runs[(runs["files"] == 3) & (runs["kind"] == "sequential")]["makespan_s"].mean()
+    batch = runs[(runs["files"] == 3) & (runs["kind"] == "batch") & (runs["size"] == 8)]["makespan_s"].mean()
+    row = next(line for line in text.splitlines() if line.startswith("| 3 | 60 s |") and "25 s" in line)
+    assert f"| {100 * (1 - batch / seq):.1f}% |" in row and "| 58% |" in row
+
+
+def test_every_plot_is_drawn_and_not_blank(report) -> None:
+    assert set(report.plots) == PLOTS
+    for path in report.plots.values():
+        assert path.stat().st_size > 5_000
+        pixels = matplotlib.image.imread(path)
+        assert pixels.std() > 0.05  # not a blank canvas
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.references: list[str] = []
+        self.figures: list[str] = []
+        self.captions = 0
+        self._in_caption = False
+        self.caption_texts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.references += [v for k, v in attrs if k in ("src", "href") and v]
+        if tag == "figure" and values.get("id"):
+            self.figures.append(str(values["id"]))
+        self._in_caption = tag == "caption"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_caption:
+            self.caption_texts.append(data)
+            self._in_caption = False
+
+
+def test_the_html_is_self_contained_and_names_every_plot_and_table(report) -> None:
+    text = report.outputs["html"].read_text()
+    parser = _Collector()
+    parser.feed(text)
+    parser.close()
+    assert set(parser.figures) == PLOTS
+    assert all(ref.startswith("data:image/png;base64,") for ref in parser.references)
+    assert "url(" not in text and "<script" not in text and "<link" not in text
+    assert {"Provenance", "Summary", "The seed's table: sequential vs batch=8"} <= set(parser.caption_texts)
+    assert "report-fixture" in text and "uniform(15, 30)" in text  # the scenario is shown
+
+
+def test_markdown_links_the_plots_beside_it(report) -> None:
+    text = report.outputs["md"].read_text()
+    for name in PLOTS:
+        assert f"](plots/{name}.png)" in text
+        assert (report.folder / "plots" / f"{name}.png").is_file()
+
+
+def test_svg_plots_are_embedded_inline(results: Path, tmp_path: Path) -> None:
+    built = build_report(results, tmp_path / "svg", formats=["html"], image_format="svg")
+    text = built.outputs["html"].read_text()
+    assert text.count("<svg") == len(PLOTS) and "data:image" not in text
+    assert set(built.outputs) == {"html"}
+
+
+def test_the_report_command(results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    ok = CliRunner().invoke(main, ["report", str(results), "--format", "md,csv", "--out", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout.split() == [str(out / "report.md"), str(out / "summary.csv")]
+    for args, words in ((["report", str(results), "--format", "pdf"], "unknown format 'pdf'"),
+                        (["report", str(tmp_path)], "not a results directory")):
+        bad = CliRunner().invoke(main, args)
+        assert bad.exit_code == 2 and words in bad.stderr
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_the_html_renders_in_a_real_browser(report, tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400",
+                    f"--screenshot={shot}", report.outputs["html"].as_uri()],
+                   capture_output=True, timeout=60, check=True)
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[0] >= 2000 and pixels.std() > 0.05
