@@ -129,7 +129,7 @@ def test_reproduce_json_rows(tmp_path: Path) -> None:
     seeded = {(r["files"], r["size"]): r["seed_speedup_pct"] for r in rows if r["strategy"] == "batch"}
     assert seeded[(10, 8)] == 77 and seeded[(10, 5)] is None
     report = Path(data["report"])
-    assert report.name == "report.html" and report.read_text().count("<caption>The seed's table") == 3
+    assert report.name == "report.html" and report.read_text().count("table: sequential vs batch=") == 3
     assert os.path.isfile(tmp_path / "r" / "runs.csv")
 
 
