@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from harness.cli_sweep import list_scenarios, report, reproduce, sweep
-from harness.runner import RunConfig, run_once
+from harness.runner import Mode, RunConfig, run_blocking
 from harness.strategies import STRATEGY_KINDS, make_strategy
 from harness.tables import summary_lines
 from harness.transports import TransportKind
@@ -105,17 +105,20 @@ def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str,
                    "ONYX_API_KEY or ONYX_SESSION_COOKIE) instead of the embedded mock.")
 @click.option("--transport", type=click.Choice([k.value for k in TransportKind]), default="aiohttp",
               show_default=True, help="httpx over aiohttp, or httpx's stock transport (production's).")
+@click.option("--mode", type=click.Choice([m.value for m in Mode]), default="real", show_default=True,
+              help="real: the mock on a loopback socket, time compressed; virtual: in-process, "
+                   "on a virtual clock (exact, no waiting).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def run(files: int, folders: int, strategy: str, size: int | None, profile_path: Path | None,
         latency: tuple[str, ...], fault: tuple[str, ...], seed: int | None, time_scale: float | None,
-        target: str | None, transport: str, as_json: bool) -> None:
+        target: str | None, transport: str, mode: str, as_json: bool) -> None:
     """Run one strategy over N files (and M folders) and measure it, in simulated seconds."""
     if files + folders == 0:
         raise ConfigError("--files", "nothing to run", "give --files N or --folders M with N + M > 0")
     config = RunConfig(files=files, folders=folders, strategy=make_strategy(strategy, size),
                        profile=build_profile(profile_path, latency, fault, seed, time_scale),
-                       target=target, transport=TransportKind(transport))
-    result = asyncio.run(run_once(config))
+                       target=target, transport=TransportKind(transport), mode=Mode(mode))
+    result = run_blocking(config)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from harness.runner import Mode
 from harness.store import ResultsStore, load_runs
 from harness.sweep import SweepPlan, default_out, executor_for, plan_sweep, run_sweep
 from reports import markdown_table, rows_json, seed_table_rows
@@ -16,6 +17,7 @@ from scenarios import LoadedScenario, builtin_names, load_scenario
 
 EXIT_INTERRUPTED = 130
 DEFAULT_JOBS = 2  # this class of machine has 2 cores; one case per core
+MODES = [mode.value for mode in Mode]
 
 
 @click.command("scenarios")
@@ -52,9 +54,11 @@ def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool) -> Result
               help="Cases run at once, each in its own process with its own mock.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted sweep in --out: run only what is missing.")
 @click.option("--report", "with_report", is_flag=True, help="Also build the report and print its path.")
-def sweep(scenario: str, out: Path | None, jobs: int, resume: bool, with_report: bool) -> None:
+@click.option("--mode", type=click.Choice(MODES), help="real or virtual (default: the scenario's).")
+def sweep(scenario: str, out: Path | None, jobs: int, resume: bool, with_report: bool,
+          mode: str | None) -> None:
     """Run every case of SCENARIO (a built-in name or a TOML path) and store the results."""
-    loaded = load_scenario(scenario)
+    loaded = load_scenario(scenario).with_overrides(mode=mode)
     out = out or default_out(loaded.scenario.name)
     _sweep(loaded, out, jobs, resume)
     click.echo(str(out))
@@ -69,11 +73,14 @@ def sweep(scenario: str, out: Path | None, jobs: int, resume: bool, with_report:
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Results directory (default: results/seed-table-TIMESTAMP).")
 @click.option("--resume", is_flag=True, help="Finish an interrupted reproduction in --out.")
+@click.option("--mode", type=click.Choice(MODES), default="real", show_default=True,
+              help="real: the mock on loopback sockets; virtual: in-process on a virtual clock.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"rows": [...]} instead of the table.')
 def reproduce(reps: int | None, time_scale: float | None, jobs: int, out: Path | None, resume: bool,
-              as_json: bool) -> None:
+              mode: str, as_json: bool) -> None:
     """Reproduce the seed's speedup table: sequential vs batches of 5, 8 and 10."""
-    loaded = load_scenario("seed-table").with_overrides(repetitions=reps, time_scale=time_scale)
+    loaded = load_scenario("seed-table").with_overrides(repetitions=reps, time_scale=time_scale,
+                                                        mode=None if mode == "real" else mode)
     out = out or default_out(loaded.scenario.name)
     _sweep(loaded, out, jobs, resume)
     rows = seed_table_rows(load_runs(out))

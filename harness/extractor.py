@@ -18,7 +18,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -30,6 +30,8 @@ T = TypeVar("T")
 PROMPT = "Summarize the key content of the attached file for use as context."
 SOFTER_PROMPT = "Please briefly describe what the attached file is about."
 RETRIEVAL = {"run_search": "never", "real_time": False}
+# The mock says what it drew for each reply; a real Onyx sends no such header.
+DRAWN_LATENCY_HEADER = "x-mock-latency-s"
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ class OnyxExtractor:
         return await self._call("send_message", self._timeouts.chat_s, trace,
                                 lambda: self._stream_answer(body))
 
-    async def _stream_answer(self, body: dict[str, Any]) -> tuple[_Answer, int]:
+    async def _stream_answer(self, body: dict[str, Any]) -> _Received[_Answer]:
         answer, pieces = _Answer(), []
         async with self._client.stream("POST", f"{self._base}/chat/send-message", json=body) as response:
             if response.status_code != 200:
@@ -197,24 +199,24 @@ class OnyxExtractor:
                 elif "message_id" in packet:
                     answer.complete = True
         answer.text = "".join(pieces)
-        return answer, response.status_code
+        return _Received(answer, response)
 
-    async def _get_json(self, url: str) -> tuple[Any, int]:
+    async def _get_json(self, url: str) -> _Received[Any]:
         response = await self._client.get(url)
-        return _json_or_status(response, frozenset()), response.status_code
+        return _Received(_json_or_status(response, frozenset()), response)
 
     async def _post_json(self, url: str, body: dict[str, Any], allow: frozenset[int] = frozenset(),
-                         ) -> tuple[Any, int]:
+                         ) -> _Received[Any]:
         response = await self._client.post(url, json=body)
-        return _json_or_status(response, allow), response.status_code
+        return _Received(_json_or_status(response, allow), response)
 
     async def _call(self, endpoint: str, timeout_s: float, trace: _Trace,
-                    send: Callable[[], Awaitable[tuple[T, int]]]) -> T:
+                    send: Callable[[], Awaitable[_Received[T]]]) -> T:
         """Run one HTTP call under its timeout; record it; turn any failure into ``_Stop``."""
         start = self.now()
         try:
             async with asyncio.timeout(self._clock.to_wall(timeout_s)):
-                value, status_code = await send()
+                received = await send()
         except _StatusError as error:
             trace.calls.append(CallRecord(endpoint, start, self.now(), error.status_code, error.kind))
             raise _Stop(Status.FAILED, error.kind, f"{endpoint}: HTTP {error.status_code}") from None
@@ -223,8 +225,19 @@ class OnyxExtractor:
             trace.calls.append(CallRecord(endpoint, start, self.now(), None, kind))
             detail = str(error) or type(error).__name__
             raise _Stop(Status.FAILED, kind, f"{endpoint}: {kind}: {detail}"[:300]) from None
-        trace.calls.append(CallRecord(endpoint, start, self.now(), status_code))
-        return value
+        trace.calls.append(CallRecord(endpoint, start, self.now(), received.status_code,
+                                      drawn_latency_s=received.drawn_latency_s))
+        return received.value
+
+
+class _Received(Generic[T]):
+    """A call's parsed value, its status, and (from the mock) the latency it drew."""
+
+    def __init__(self, value: T, response: httpx.Response) -> None:
+        self.value = value
+        self.status_code = response.status_code
+        drawn = response.headers.get(DRAWN_LATENCY_HEADER)
+        self.drawn_latency_s = float(drawn) if drawn is not None else None
 
 
 class _StatusError(Exception):

@@ -56,6 +56,7 @@ class CallRecord:
     end_s: float
     status_code: int | None = None
     error_kind: ErrorKind | None = None
+    drawn_latency_s: float | None = None  # what the mock drew for it (None for a real Onyx)
 
 
 @dataclass(frozen=True)

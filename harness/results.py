@@ -4,7 +4,7 @@
 ``error_kind``, ``reason``, ``attempts``, ``chat_tries``, ``start_s``, ``end_s``, ``duration_s``,
 ``answer_complete``, ``calls``. ``events_frame`` columns: ``at_s``, ``kind``, ``message``, ``done``,
 ``total``. ``calls_frame``: ``id``, ``kind``, ``endpoint``, ``start_s``, ``end_s``, ``status_code``,
-``error_kind``. Every time is in simulated seconds from the run's start.
+``error_kind``, ``drawn_latency_s`` (the latency the mock drew; empty for a real Onyx). Every time is in simulated seconds from the run's start.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class RunSummary:
     n_folders: int
     seed: int
     time_scale: float
+    mode: str
     transport: str
     makespan_s: float
     files_ok: int  # items (files and folders) by final status
@@ -63,10 +64,11 @@ class RunResult:
     def calls_frame(self) -> pd.DataFrame:
         return pd.DataFrame([{"id": o.item.id, "kind": str(o.item.kind), "endpoint": c.endpoint,
                               "start_s": c.start_s, "end_s": c.end_s, "status_code": c.status_code,
-                              "error_kind": None if c.error_kind is None else str(c.error_kind)}
+                              "error_kind": None if c.error_kind is None else str(c.error_kind),
+                              "drawn_latency_s": c.drawn_latency_s}
                              for o in self.outcomes for c in o.calls],
                             columns=["id", "kind", "endpoint", "start_s", "end_s", "status_code",
-                                     "error_kind"])
+                                     "error_kind", "drawn_latency_s"])
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self.summary), "files": self.file_rows(),

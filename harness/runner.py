@@ -3,12 +3,16 @@ strategy over N files and M folders through the extractor, measured on the simul
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import partial
 from typing import Any
 
 import httpx
+import looptime
 
 from harness.cache import ContextCache
 from harness.expected import expected_makespan_s, expected_mean_makespan_s
@@ -18,9 +22,24 @@ from harness.progress import max_gap_s
 from harness.results import RunResult, RunSummary, count
 from harness.strategies import RunContext, Strategy
 from harness.transports import Credentials, TransportKind, harness_client
-from mock_onyx import Profile, SimClock, load_profile, profile_from_mapping, running_server
+from mock_onyx import (ConfigError, OnyxBenchError, OnyxModel, Profile, SimClock, load_profile,
+                       profile_from_mapping, running_server)
+from mock_onyx.clock import SELECTOR_ROUNDING_S
+from mock_onyx.inprocess import InProcessTransport
 
 REAL_TIME = 1.0
+IN_PROCESS_URL = "http://mock-onyx.in-process"
+# Loop cycles looptime lets pass before it moves virtual time to the next timer: enough for
+# a chain of awaits to schedule its own timers first; each one costs a few microseconds per jump.
+VIRTUAL_NOOP_CYCLES = 5
+
+
+class Mode(StrEnum):
+    """real: the mock on a loopback socket, time compressed by the time scale. virtual: the mock
+    in-process on a virtual-time loop (looptime), exact and as fast as the CPU allows."""
+
+    REAL = "real"
+    VIRTUAL = "virtual"
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,7 @@ class RunConfig:
     transport: TransportKind = TransportKind.AIOHTTP
     timeouts: Timeouts = Timeouts()
     cache: ContextCache | None = None  # the seed's context cache, shared across runs
+    mode: Mode = Mode.REAL
 
     def items(self) -> list[WorkItem]:
         return ([WorkItem(ItemKind.FILE, i) for i in range(1, self.files + 1)]
@@ -44,10 +64,21 @@ class _Target:
     url: str
     time_scale: float
     profile: Profile | None  # the mock's profile, when the target is a mock
+    transport: httpx.AsyncBaseTransport | None = None  # in virtual mode: the in-process mock
 
 
 @asynccontextmanager
 async def _target(config: RunConfig) -> AsyncIterator[_Target]:
+    if config.mode is Mode.VIRTUAL:
+        if config.target is not None:
+            raise ConfigError("--target", "a running server cannot be run on virtual time",
+                              "drop --target, or use --mode real")
+        if not isinstance(asyncio.get_running_loop(), looptime.LoopTimeEventLoop):
+            raise OnyxBenchError("virtual mode runs on a looptime loop: use harness.runner.run_blocking")
+        clock = SimClock(REAL_TIME, wake_early_s=0.0)
+        transport = InProcessTransport(OnyxModel(config.profile), clock)
+        yield _Target(IN_PROCESS_URL, REAL_TIME, config.profile, transport)
+        return
     if config.target is None:
         async with running_server(config.profile) as server:
             yield _Target(server.url, config.profile.time_scale, config.profile)
@@ -71,9 +102,11 @@ async def _remote_mock_profile(url: str) -> Profile | None:
 async def run_once(config: RunConfig) -> RunResult:
     items = config.items()
     async with _target(config) as target:
-        clock = SimClock(target.time_scale)
+        clock = SimClock(target.time_scale, wake_early_s=0.0 if config.mode is Mode.VIRTUAL
+                         else SELECTOR_ROUNDING_S)
         credentials = Credentials.from_environment() if config.target else Credentials()
-        async with harness_client(target.url, config.transport, credentials) as (client, counter):
+        async with harness_client(target.url, config.transport, credentials,
+                                  target.transport) as (client, counter):
             origin = clock.now()
             extractor = OnyxExtractor(client, clock, origin, config.timeouts)
             ctx = RunContext(clock=clock, origin_s=origin, extract=extractor.extract, total=len(items))
@@ -91,7 +124,8 @@ async def run_once(config: RunConfig) -> RunResult:
     summary = RunSummary(
         strategy=config.strategy.name, size=config.strategy.size, n_files=config.files,
         n_folders=config.folders, seed=target.profile.seed if target.profile else 0,
-        time_scale=target.time_scale, transport=str(config.transport), makespan_s=makespan,
+        time_scale=target.time_scale, mode=str(config.mode),
+        transport="in-process" if target.transport else str(config.transport), makespan_s=makespan,
         files_ok=count(outcomes, Status.OK), files_failed=count(outcomes, Status.FAILED),
         files_skipped=count(outcomes, Status.SKIPPED),
         max_progress_gap_s=max_gap_s([e.at_s for e in ctx.events], makespan),
@@ -107,3 +141,12 @@ async def _mock_stats(client: httpx.AsyncClient) -> dict[str, Any] | None:
     except httpx.HTTPError:
         return None
     return response.json() if response.status_code == 200 else None
+
+
+def run_blocking(config: RunConfig) -> RunResult:
+    """Run ``config`` to completion on the loop its mode needs (virtual: a looptime loop)."""
+    if config.mode is Mode.VIRTUAL:
+        factory = partial(looptime.new_event_loop, start=0.0, noop_cycles=VIRTUAL_NOOP_CYCLES)
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(run_once(config))
+    return asyncio.run(run_once(config))

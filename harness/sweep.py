@@ -8,7 +8,6 @@ core's event loop and distort each other's timing). A Dask executor would be a t
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import os
 import signal
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.results import RunResult
-from harness.runner import RunConfig, run_once
+from harness.runner import Mode, RunConfig, run_blocking
 from harness.store import ResultsStore
 from harness.strategies import make_strategy
 from harness.transports import TransportKind
@@ -35,6 +34,7 @@ class CaseTask:
     case: Case
     profile_document: dict[str, Any]  # the validated profile, as plain data (picklable)
     transport: str = TransportKind.AIOHTTP.value
+    mode: str = Mode.REAL.value
 
 
 def run_case(task: CaseTask) -> RunResult:
@@ -43,8 +43,8 @@ def run_case(task: CaseTask) -> RunResult:
     config = RunConfig(files=case.files, folders=case.folders,
                        strategy=make_strategy(case.kind, case.size),
                        profile=profile_from_mapping(task.profile_document, case.case_id),
-                       transport=TransportKind(task.transport))
-    return asyncio.run(run_once(config))
+                       transport=TransportKind(task.transport), mode=Mode(task.mode))
+    return run_blocking(config)
 
 
 class CaseExecutor(Protocol):
@@ -118,7 +118,7 @@ def plan_sweep(loaded: LoadedScenario, store: ResultsStore, resume: bool,
     cases = loaded.scenario.cases()
     profiles = {r: loaded.scenario.profile(r, loaded.source, loaded.base_dir).to_document()
                 for r in range(loaded.scenario.repetitions)}
-    tasks = tuple(CaseTask(case, profiles[case.repetition], transport.value)
+    tasks = tuple(CaseTask(case, profiles[case.repetition], transport.value, loaded.scenario.mode)
                   for case in cases if case.case_id not in finished)
     return SweepPlan(total=len(cases), already_done=len(cases) - len(tasks), tasks=tasks)
 

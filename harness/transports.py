@@ -105,10 +105,12 @@ def make_transport(kind: TransportKind) -> httpx.AsyncBaseTransport:
 @asynccontextmanager
 async def harness_client(base_url: str, kind: TransportKind = TransportKind.AIOHTTP,
                          credentials: Credentials | None = None,
+                         transport: httpx.AsyncBaseTransport | None = None,
                          ) -> AsyncIterator[tuple[httpx.AsyncClient, InFlightCounter]]:
-    """An ``httpx.AsyncClient`` for ``base_url`` over ``kind``, and its in-flight counter."""
+    """An ``httpx.AsyncClient`` for ``base_url`` over ``kind`` (or over ``transport``, such as the
+    mock served in-process), and its in-flight counter."""
     credentials = credentials or Credentials()
-    counter = InFlightCounter(make_transport(kind))
+    counter = InFlightCounter(transport or make_transport(kind))
     async with httpx.AsyncClient(base_url=base_url, transport=counter, timeout=None,
                                  headers=credentials.headers(), cookies=credentials.cookies()) as client:
         yield client, counter

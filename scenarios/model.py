@@ -5,6 +5,7 @@
     seed = 42
     repetitions = 5
     time_scale = 0.01
+    mode = "real"            # or "virtual": in-process mock on a virtual clock
     [server]                 # the mock's profile (mock_onyx.profile), without seed and time_scale
     latency.send_message = "uniform(15, 30)"
     [workload]
@@ -77,6 +78,7 @@ class Scenario(_Frozen):
     seed: StrictInt = 0
     repetitions: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
     time_scale: Annotated[StrictFloat, Field(gt=0, le=100)] = 0.01
+    mode: Literal["real", "virtual"] = "real"
     server: dict[str, Any] = Field(default_factory=dict)
     workload: Workload
     strategies: Annotated[tuple[StrategyGrid, ...], Field(min_length=1)]

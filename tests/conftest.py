@@ -51,3 +51,4 @@ async def new_session(client: httpx.AsyncClient, description: str = "file 12") -
                                  json={"persona_id": 0, "description": description})
     assert response.status_code == 200, response.text
     return str(response.json()["chat_session_id"])
+
