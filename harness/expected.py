@@ -7,6 +7,8 @@ it gives such durations (``Strategy.planned_makespan_s``). Only files, and only 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from harness.extractor import session_description
 from harness.outcomes import ItemKind, WorkItem
 from harness.strategies import Strategy
@@ -46,6 +48,7 @@ def expected_makespan_s(strategy: Strategy, profile: Profile, file_ids: list[int
     return strategy.planned_makespan_s(expected_file_durations_s(profile, file_ids, wave))
 
 
+@lru_cache(maxsize=1024)
 def expected_max_s(dist: Distribution, k: int, points: int = 4096) -> float:
     """E[max of k independent draws] = integral over u of Q(u) * k * u^(k-1) (midpoint rule)."""
     total = 0.0

@@ -18,6 +18,13 @@ from harness.outcomes import ItemOutcome, Status
 from harness.progress import ProgressEvent
 
 
+FILE_COLUMNS = ["id", "kind", "status", "error_kind", "reason", "attempts", "chat_tries", "start_s",
+                "end_s", "duration_s", "answer_complete", "calls"]
+EVENT_COLUMNS = ["at_s", "kind", "message", "done", "total"]
+CALL_COLUMNS = ["id", "kind", "endpoint", "start_s", "end_s", "status_code", "error_kind",
+                "drawn_latency_s"]
+
+
 @dataclass(frozen=True)
 class RunSummary:
     strategy: str
@@ -54,25 +61,28 @@ class RunResult:
                  "duration_s": round(o.duration_s, 6), "answer_complete": o.answer_complete,
                  "calls": len(o.calls)} for o in self.outcomes]
 
+    def event_rows(self) -> list[dict[str, Any]]:
+        return [{"at_s": e.at_s, "kind": str(e.kind), "message": e.message, "done": e.done,
+                 "total": e.total} for e in self.events]
+
+    def call_rows(self) -> list[dict[str, Any]]:
+        return [{"id": o.item.id, "kind": str(o.item.kind), "endpoint": c.endpoint,
+                 "start_s": c.start_s, "end_s": c.end_s, "status_code": c.status_code,
+                 "error_kind": None if c.error_kind is None else str(c.error_kind),
+                 "drawn_latency_s": c.drawn_latency_s}
+                for o in self.outcomes for c in o.calls]
+
     def files_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.file_rows())
+        return pd.DataFrame(self.file_rows(), columns=FILE_COLUMNS)
 
     def events_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([{**asdict(e), "kind": str(e.kind)} for e in self.events],
-                            columns=["at_s", "kind", "message", "done", "total"])
+        return pd.DataFrame(self.event_rows(), columns=EVENT_COLUMNS)
 
     def calls_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([{"id": o.item.id, "kind": str(o.item.kind), "endpoint": c.endpoint,
-                              "start_s": c.start_s, "end_s": c.end_s, "status_code": c.status_code,
-                              "error_kind": None if c.error_kind is None else str(c.error_kind),
-                              "drawn_latency_s": c.drawn_latency_s}
-                             for o in self.outcomes for c in o.calls],
-                            columns=["id", "kind", "endpoint", "start_s", "end_s", "status_code",
-                                     "error_kind", "drawn_latency_s"])
+        return pd.DataFrame(self.call_rows(), columns=CALL_COLUMNS)
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self.summary), "files": self.file_rows(),
-                "events": [{**asdict(e), "kind": str(e.kind)} for e in self.events]}
+        return {**asdict(self.summary), "files": self.file_rows(), "events": self.event_rows()}
 
 
 def count(outcomes: tuple[ItemOutcome, ...], status: Status) -> int:

@@ -31,7 +31,7 @@ REAL_TIME = 1.0
 IN_PROCESS_URL = "http://mock-onyx.in-process"
 # Loop cycles looptime lets pass before it moves virtual time to the next timer: enough for
 # a chain of awaits to schedule its own timers first; each one costs a few microseconds per jump.
-VIRTUAL_NOOP_CYCLES = 5
+VIRTUAL_NOOP_CYCLES = 1
 
 
 class Mode(StrEnum):

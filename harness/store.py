@@ -14,6 +14,7 @@ work on an interrupted sweep too.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
@@ -27,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.results import RunResult
+from harness.results import CALL_COLUMNS, EVENT_COLUMNS, FILE_COLUMNS, RunResult
 from mock_onyx.errors import ConfigError
 from scenarios import Case, LoadedScenario
 
@@ -77,9 +78,13 @@ class ResultsStore:
         temp.mkdir(parents=True)
         summary = {**case_columns(case), **asdict(result.summary)}
         (temp / "summary.json").write_text(json.dumps(summary, indent=2))
-        result.files_frame().assign(case_id=case.case_id).to_csv(temp / "files.csv", index=False)
-        result.events_frame().assign(case_id=case.case_id).to_csv(temp / "events.csv", index=False)
-        result.calls_frame().assign(case_id=case.case_id).to_csv(temp / "calls.csv", index=False)
+        # The csv module, not pandas: a sweep writes thousands of small tables, and the parent
+        # process that writes them shares the cores with the cases.
+        for name, columns, rows in (("files.csv", FILE_COLUMNS, result.file_rows()),
+                                    ("events.csv", EVENT_COLUMNS, result.event_rows()),
+                                    ("calls.csv", CALL_COLUMNS, result.call_rows())):
+            _write_csv(temp / name, [*columns, "case_id"],
+                       [{**row, "case_id": case.case_id} for row in rows])
         os.rename(temp, final)
 
     def write_combined(self) -> None:
@@ -87,6 +92,13 @@ class ResultsStore:
             temp = self.root / f"{TEMP_PREFIX}{name}"
             frame.to_csv(temp, index=False)
             os.replace(temp, self.root / name)
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def case_columns(case: Case) -> dict[str, Any]:

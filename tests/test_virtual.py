@@ -1,0 +1,96 @@
+"""Virtual mode: the same extractor and strategies on a virtual clock, cross-checked against real
+sockets (the mock's one behaviour model, served in-process or by aiohttp)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.outcomes import ErrorKind, Status
+from harness.runner import Mode, RunConfig, RunResult, run_blocking
+from harness.strategies import make_strategy
+from scenarios import load_scenario
+from tests.conftest import make_profile
+
+STRATEGIES = [("sequential", None), ("batch", 8), ("window", 8)]
+
+
+def run(kind: str, size: int | None, files: int, mode: Mode, **profile: object) -> RunResult:
+    return run_blocking(RunConfig(files=files, strategy=make_strategy(kind, size), mode=mode,
+                                  profile=make_profile(**profile)))
+
+
+def drawn_send_message_latencies(result: RunResult) -> dict[int, float]:
+    calls = result.calls_frame()
+    chats = calls[calls["endpoint"] == "send_message"]
+    return dict(zip(chats["id"], chats["drawn_latency_s"], strict=True))
+
+
+@pytest.mark.parametrize("files", [3, 10, 20])
+@pytest.mark.parametrize(("kind", "size"), STRATEGIES)
+def test_virtual_makespan_is_the_closed_form_to_the_millisecond(kind: str, size: int | None, files: int) -> None:
+    result = run(kind, size, files, Mode.VIRTUAL, seed=42)
+    assert result.summary.mode == "virtual" and result.summary.transport == "in-process"
+    assert result.summary.expected_makespan_s is not None
+    assert abs(result.summary.makespan_s - result.summary.expected_makespan_s) < 0.001
+    assert result.summary.server_peak_inflight == result.summary.client_peak_inflight == min(size or 1, files)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "size"), STRATEGIES)
+def test_real_and_virtual_modes_agree(kind: str, size: int | None) -> None:
+    # Per-file latencies are identical: one behaviour model. Makespans: sequential within 2%;
+    # concurrent strategies within 10%, because at time scale 0.01 real mode reads 4-8% slow from
+    # loopback HTTP's own wall time per call (benchmarks/time_scale_error.py measures it).
+    tolerance = 0.02 if kind == "sequential" else 0.10
+    for files in (3, 10, 20):
+        virtual = run(kind, size, files, Mode.VIRTUAL, seed=42, time_scale=0.01)
+        real = run(kind, size, files, Mode.REAL, seed=42, time_scale=0.01)
+        assert drawn_send_message_latencies(real) == drawn_send_message_latencies(virtual)
+        assert [o.status for o in real.outcomes] == [o.status for o in virtual.outcomes]
+        assert real.summary.makespan_s == pytest.approx(virtual.summary.makespan_s, rel=tolerance)
+        assert real.summary.makespan_s >= virtual.summary.makespan_s - 0.1  # overhead only adds
+
+
+@pytest.mark.parametrize(("kind", "size"), STRATEGIES)
+def test_a_faulty_server_fails_the_same_files_in_both_modes(kind: str, size: int | None) -> None:
+    server = load_scenario("flaky-server").scenario.server
+    virtual = run(kind, size, 12, Mode.VIRTUAL, seed=9, **server)
+    real = run(kind, size, 12, Mode.REAL, seed=9, **server)
+    statuses = [(o.status, o.error_kind, o.attempts) for o in virtual.outcomes]
+    assert statuses == [(o.status, o.error_kind, o.attempts) for o in real.outcomes]
+    # the faults bite: files fail, or (sequential, 3 attempts) are retried
+    assert any(status is Status.FAILED or attempts > 1 for status, _, attempts in statuses)
+    assert virtual.server_stats and real.server_stats
+    assert virtual.server_stats["faults"] == real.server_stats["faults"]
+
+
+def test_timeouts_retries_and_pauses_run_on_virtual_time() -> None:
+    hung = run("window", 2, 2, Mode.VIRTUAL, faults={"send_message": {"hang": 1.0}})
+    for outcome in hung.outcomes:
+        assert outcome.error_kind is ErrorKind.TIMEOUT
+        assert outcome.duration_s == pytest.approx(180.0 + 0.05 + 0.05 + 0.05 + 0.01, abs=0.001)
+    retried = run("sequential", None, 1, Mode.VIRTUAL, faults={"send_message": {"http_500": 1.0}})
+    outcome = retried.outcomes[0]
+    assert outcome.attempts == 3
+    # three attempts of (indexing 0.05, create 0.05, simple 0.01, 500 after 0.01) + persona 0.05,
+    # with two 1 s waits between them
+    assert outcome.duration_s == pytest.approx(3 * 0.12 + 0.05 + 2 * 1.0, abs=0.001)
+    batches = run("batch", 2, 4, Mode.VIRTUAL, latency={"send_message": "fixed(10)"})
+    starts = [e.at_s for e in batches.events if e.kind == "batch_start"]
+    ends = [e.at_s for e in batches.events if e.kind == "batch_end"]
+    assert starts[1] - ends[0] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_run_in_virtual_mode_from_the_command_line() -> None:
+    result = CliRunner().invoke(main, ["run", "--files", "10", "--strategy", "batch", "--size", "8",
+                                       "--mode", "virtual", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["mode"] == "virtual" and abs(data["makespan_s"] - data["expected_makespan_s"]) < 0.001
+    refused = CliRunner().invoke(main, ["run", "--files", "1", "--mode", "virtual", "--target",
+                                        "http://127.0.0.1:9"])
+    assert refused.exit_code == 2 and "virtual time" in refused.stderr
