@@ -32,6 +32,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/client_stack.py
 	$(BIN)/python benchmarks/time_scale_error.py
+	$(BIN)/python benchmarks/virtual_speed.py
 
 lock: $(STAMP)
 	( echo "# Exact versions the Makefile installs (pip -c): reproducible set-ups. Regenerate with 'make lock'."; \
