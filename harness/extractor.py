@@ -23,7 +23,14 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from harness.error_kinds import classify, status_kind
-from harness.outcomes import CallRecord, ErrorKind, ItemKind, ItemOutcome, Status, WorkItem
+from harness.outcomes import (
+    CallRecord,
+    ErrorKind,
+    ItemKind,
+    ItemOutcome,
+    Status,
+    WorkItem,
+)
 from mock_onyx import SimClock
 
 T = TypeVar("T")

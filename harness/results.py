@@ -17,7 +17,6 @@ import pandas as pd
 from harness.outcomes import ItemOutcome, Status
 from harness.progress import ProgressEvent
 
-
 FILE_COLUMNS = ["id", "kind", "status", "error_kind", "reason", "attempts", "chat_tries", "start_s",
                 "end_s", "duration_s", "answer_complete", "calls"]
 EVENT_COLUMNS = ["at_s", "kind", "message", "done", "total"]

@@ -4,8 +4,9 @@ strategy over N files and M folders through the extractor, measured on the simul
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import gc
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -22,8 +23,16 @@ from harness.progress import max_gap_s
 from harness.results import RunResult, RunSummary, count
 from harness.strategies import RunContext, Strategy
 from harness.transports import Credentials, TransportKind, harness_client
-from mock_onyx import (ConfigError, OnyxBenchError, OnyxModel, Profile, SimClock, load_profile,
-                       profile_from_mapping, running_server)
+from mock_onyx import (
+    ConfigError,
+    OnyxBenchError,
+    OnyxModel,
+    Profile,
+    SimClock,
+    load_profile,
+    profile_from_mapping,
+    running_server,
+)
 from mock_onyx.clock import SELECTOR_ROUNDING_S
 from mock_onyx.inprocess import InProcessTransport
 
@@ -107,12 +116,15 @@ async def run_once(config: RunConfig) -> RunResult:
         credentials = Credentials.from_environment() if config.target else Credentials()
         async with harness_client(target.url, config.transport, credentials,
                                   target.transport) as (client, counter):
-            origin = clock.now()
-            extractor = OnyxExtractor(client, clock, origin, config.timeouts)
-            ctx = RunContext(clock=clock, origin_s=origin, extract=extractor.extract, total=len(items))
-            cached = config.cache.get(items) if config.cache else None
-            outcomes = cached if cached is not None else tuple(await config.strategy.run(items, ctx))
-            makespan = ctx.now()
+            with _no_gc_pauses():
+                origin = clock.now()
+                extractor = OnyxExtractor(client, clock, origin, config.timeouts)
+                ctx = RunContext(clock=clock, origin_s=origin, extract=extractor.extract,
+                                 total=len(items))
+                cached = config.cache.get(items) if config.cache else None
+                outcomes = (cached if cached is not None
+                            else tuple(await config.strategy.run(items, ctx)))
+                makespan = ctx.now()
             if config.cache is not None and cached is None:
                 config.cache.put(items, outcomes)
             stats = await _mock_stats(client) if target.profile is not None else None
@@ -133,6 +145,21 @@ async def run_once(config: RunConfig) -> RunResult:
         client_peak_inflight=counter.peak, expected_makespan_s=expected,
         expected_mean_makespan_s=expected_mean)
     return RunResult(summary, outcomes, tuple(ctx.events), stats)
+
+
+@contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """Collect garbage before a measured run and not during it, as ``timeit`` does: a full
+    collection of a large heap stalls the event loop for tens of milliseconds, which a time
+    scale of 0.01 would read as seconds, and could even trip a timeout."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 async def _mock_stats(client: httpx.AsyncClient) -> dict[str, Any] | None:

@@ -7,7 +7,12 @@ from mock_onyx.endpoints import Endpoint, FaultKind
 from mock_onyx.errors import ConfigError, OnyxBenchError
 from mock_onyx.model import MockRequest, OnyxModel
 from mock_onyx.onyx_content import FOLDER_FILE_BASE
-from mock_onyx.profile import Profile, flag_overrides, load_profile, profile_from_mapping
+from mock_onyx.profile import (
+    Profile,
+    flag_overrides,
+    load_profile,
+    profile_from_mapping,
+)
 from mock_onyx.server import RunningServer, running_server, serve_until_signalled
 
 __all__ = [

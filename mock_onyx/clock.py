@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-
 # The epoll selector rounds a wait up to the next whole millisecond, so a wall-clock wait ends on
 # average half a millisecond late: at time scale 0.01 that is 0.05 simulated seconds per call.
 # Waiting half a millisecond less centres the error on zero. On a virtual loop nothing is rounded.

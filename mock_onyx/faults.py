@@ -5,7 +5,15 @@ from __future__ import annotations
 from mock_onyx.behaviour import Draw
 from mock_onyx.endpoints import FaultKind
 from mock_onyx.onyx_content import error_packet
-from mock_onyx.replies import BodyReply, Chunk, HangReply, Reply, StreamReply, json_reply, ndjson_line
+from mock_onyx.replies import (
+    BodyReply,
+    Chunk,
+    HangReply,
+    Reply,
+    StreamReply,
+    json_reply,
+    ndjson_line,
+)
 
 STATUS_FAULTS = {FaultKind.HTTP_500: 500, FaultKind.HTTP_503: 503, FaultKind.HTTP_429: 429}
 # Faults that replace the reply outright: the request is never served (no session created, ...).

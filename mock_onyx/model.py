@@ -29,11 +29,23 @@ from mock_onyx import onyx_content as content
 from mock_onyx.behaviour import Behaviour, Draw
 from mock_onyx.endpoints import Endpoint, FaultKind
 from mock_onyx.faults import REPLACING_FAULTS, damage, replacing_reply
-from mock_onyx.onyx_requests import (BasicCreateChatMessageRequest, ChatSessionCreationRequest,
-                                     CreateChatMessageRequest, invalid_body, validation_message)
+from mock_onyx.onyx_requests import (
+    BasicCreateChatMessageRequest,
+    ChatSessionCreationRequest,
+    CreateChatMessageRequest,
+    invalid_body,
+    validation_message,
+)
 from mock_onyx.profile import Profile
-from mock_onyx.replies import (BodyReply, Chunk, Outcome, Reply, StreamReply, json_reply,
-                               ndjson_line)
+from mock_onyx.replies import (
+    BodyReply,
+    Chunk,
+    Outcome,
+    Reply,
+    StreamReply,
+    json_reply,
+    ndjson_line,
+)
 from mock_onyx.stats import ServerStats
 
 API_PREFIX = "/api"

@@ -20,12 +20,27 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt,
-                      ValidationError, ValidationInfo, field_serializer, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from mock_onyx.distributions import Distribution, parse_distribution
-from mock_onyx.endpoints import STREAM_ONLY_FAULTS, STREAMING_ENDPOINTS, Endpoint, FaultKind
+from mock_onyx.endpoints import (
+    STREAM_ONLY_FAULTS,
+    STREAMING_ENDPOINTS,
+    Endpoint,
+    FaultKind,
+)
 from mock_onyx.errors import ConfigError
 from mock_onyx.validation import one_line_error
 
@@ -111,7 +126,7 @@ class Profile(_Settings):
                 if kind in STREAM_ONLY_FAULTS and endpoint not in STREAMING_ENDPOINTS:
                     raise ConfigError(f"faults.{endpoint}.{kind}",
                                       f"{kind} happens only inside send-message's stream",
-                                      f"move it to [faults.send_message]")
+                                      "move it to [faults.send_message]")
         return self
 
     @field_serializer("latency")

@@ -19,7 +19,14 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.store import load_calls, load_events, load_files, load_manifest, load_runs, write_atomically
+from harness.store import (
+    load_calls,
+    load_events,
+    load_files,
+    load_manifest,
+    load_runs,
+    write_atomically,
+)
 from mock_onyx import Distribution, Endpoint
 from mock_onyx.errors import ConfigError
 from reports import plots

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from mock_onyx import ConfigError, Endpoint, FaultKind, flag_overrides, load_profile, profile_from_mapping
+from mock_onyx import (
+    ConfigError,
+    Endpoint,
+    FaultKind,
+    flag_overrides,
+    load_profile,
+    profile_from_mapping,
+)
 
 
 def test_the_default_profile_is_the_seeds() -> None:

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from scenarios import builtin_names, load_scenario, parse_scenario
 from mock_onyx import ConfigError
+from scenarios import builtin_names, load_scenario, parse_scenario
 
 GOOD = """
 name = "tiny"

