@@ -30,6 +30,7 @@ docs: $(STAMP)
 	cp results/docs/report/plots/makespan_vs_files.png results/docs/report/plots/timeline.png docs/
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/client_stack.py
 	$(BIN)/python benchmarks/time_scale_error.py
 	$(BIN)/python benchmarks/virtual_speed.py

@@ -1,11 +1,19 @@
-"""The harness: the extractor, the strategies, and the runner that measures them against the mock."""
+"""The harness: the extractor, the strategies, and the runner that measures them against the mock.
 
-from harness.extractor import OnyxExtractor, Timeouts
-from harness.outcomes import ErrorKind, ItemKind, ItemOutcome, Status, WorkItem
-from harness.results import RunResult, RunSummary
-from harness.runner import Mode, RunConfig, run_blocking, run_once
-from harness.strategies import Batch, RetryPolicy, Sequential, Strategy, Window, make_strategy
-from harness.transports import Credentials, TransportKind
+The names below are imported on first use (PEP 562), so importing one submodule (``harness.cli``)
+does not import the runner, httpx and aiohttp.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.extractor import OnyxExtractor, Timeouts
+    from harness.outcomes import ErrorKind, ItemKind, ItemOutcome, Status, WorkItem
+    from harness.results import RunResult, RunSummary
+    from harness.runner import Mode, RunConfig, run_blocking, run_once
+    from harness.strategies import Batch, RetryPolicy, Sequential, Strategy, Window, make_strategy
+    from harness.transports import Credentials, TransportKind
 
 __all__ = [
     "Batch",
@@ -30,3 +38,25 @@ __all__ = [
     "run_blocking",
     "run_once",
 ]
+
+_SUBMODULES = {
+    "extractor": ("OnyxExtractor", "Timeouts"),
+    "outcomes": ("ErrorKind", "ItemKind", "ItemOutcome", "Status", "WorkItem"),
+    "results": ("RunResult", "RunSummary"),
+    "runner": ("Mode", "RunConfig", "run_blocking", "run_once"),
+    "strategies": ("Batch", "RetryPolicy", "Sequential", "Strategy", "Window", "make_strategy"),
+    "transports": ("Credentials", "TransportKind"),
+}
+_HOME = {name: f"{__name__}.{module}" for module, names in _SUBMODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -2,11 +2,13 @@
 
 This module is the composition root: the only place that ties the packages together. Every error
 meant for the user (a ``ConfigError`` or a usage error) is printed as one line with exit status 2.
+
+Its top level imports only click and light modules, so ``--help`` stays fast; each command imports
+what it runs (the runner, the server, pandas and matplotlib for the reports) in its own body.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -15,11 +17,9 @@ from typing import Any
 import click
 
 from harness.cli_sweep import list_scenarios, report, reproduce, sweep
-from harness.runner import Mode, RunConfig, run_blocking
-from harness.strategies import STRATEGY_KINDS, make_strategy
-from harness.tables import summary_lines
-from harness.transports import TransportKind
-from mock_onyx import ConfigError, flag_overrides, load_profile, serve_until_signalled
+from harness.modes import STRATEGY_KINDS, Mode, TransportKind
+from harness.overhead import overhead_warning
+from mock_onyx.errors import ConfigError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -74,6 +74,8 @@ def profile_options(command: Any) -> Any:
 
 def build_profile(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str, ...],
                   seed: int | None, time_scale: float | None) -> Any:
+    from mock_onyx.profile import flag_overrides, load_profile
+
     return load_profile(profile_path, flag_overrides(latency, fault, seed, time_scale))
 
 
@@ -85,6 +87,10 @@ def build_profile(profile_path: Path | None, latency: tuple[str, ...], fault: tu
 def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str, ...],
           seed: int | None, time_scale: float | None, host: str, port: int) -> None:
     """Serve the mock Onyx API until interrupted (SIGINT or SIGTERM)."""
+    import asyncio
+
+    from mock_onyx.server import serve_until_signalled
+
     profile = build_profile(profile_path, latency, fault, seed, time_scale)
     try:
         asyncio.run(serve_until_signalled(profile, host, port, announce=click.echo))
@@ -113,6 +119,10 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
         latency: tuple[str, ...], fault: tuple[str, ...], seed: int | None, time_scale: float | None,
         target: str | None, transport: str, mode: str, as_json: bool) -> None:
     """Run one strategy over N files (and M folders) and measure it, in simulated seconds."""
+    from harness.runner import RunConfig, run_blocking
+    from harness.strategies import make_strategy
+    from harness.tables import summary_lines
+
     if files + folders == 0:
         raise ConfigError("--files", "nothing to run", "give --files N or --folders M with N + M > 0")
     config = RunConfig(files=files, folders=folders, strategy=make_strategy(strategy, size),
@@ -121,9 +131,12 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
     result = run_blocking(config)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
-        return
-    for line in summary_lines(result):
-        click.echo(line)
+    else:
+        for line in summary_lines(result):
+            click.echo(line)
+    warning = overhead_warning([(result.summary.harness_overhead_pct, result.summary.time_scale)])
+    if warning is not None and config.mode is Mode.REAL:
+        click.echo(warning, err=True)
 
 
 main.add_command(list_scenarios)

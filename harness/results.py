@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from harness.outcomes import ItemOutcome, Status
 from harness.progress import ProgressEvent
+
+if TYPE_CHECKING:  # pandas is imported where a frame is asked for: `run` and `serve` never need it
+    import pandas as pd
 
 FILE_COLUMNS = ["id", "kind", "status", "error_kind", "reason", "attempts", "chat_tries", "start_s",
                 "end_s", "duration_s", "answer_complete", "calls"]
@@ -43,6 +44,11 @@ class RunSummary:
     client_peak_inflight: int
     expected_makespan_s: float | None  # closed form for this seed's draws (fault-free, files only)
     expected_mean_makespan_s: float | None  # closed form over the profile's distributions
+    # What the behaviour model gives this run's draws: the closed form when it applies, else the
+    # same run replayed on virtual time (faults, retries, folders); None for a real Onyx.
+    model_makespan_s: float | None = None
+    harness_overhead_s: float | None = None  # makespan_s - model_makespan_s (harness.overhead)
+    harness_overhead_pct: float | None = None  # ... as % of model_makespan_s
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,18 @@ class RunResult:
                 for o in self.outcomes for c in o.calls]
 
     def files_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(self.file_rows(), columns=FILE_COLUMNS)
 
     def events_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(self.event_rows(), columns=EVENT_COLUMNS)
 
     def calls_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(self.call_rows(), columns=CALL_COLUMNS)
 
     def to_json(self) -> dict[str, Any]:

@@ -4,11 +4,11 @@ strategy over N files and M folders through the extractor, measured on the simul
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -18,6 +18,8 @@ import looptime
 from harness.cache import ContextCache
 from harness.expected import expected_makespan_s, expected_mean_makespan_s
 from harness.extractor import OnyxExtractor, Timeouts
+from harness.modes import Mode
+from harness.overhead import overhead
 from harness.outcomes import ItemKind, Status, WorkItem
 from harness.progress import max_gap_s
 from harness.results import RunResult, RunSummary, count
@@ -40,15 +42,7 @@ REAL_TIME = 1.0
 IN_PROCESS_URL = "http://mock-onyx.in-process"
 # Loop cycles looptime lets pass before it moves virtual time to the next timer: enough for
 # a chain of awaits to schedule its own timers first; each one costs a few microseconds per jump.
-VIRTUAL_NOOP_CYCLES = 1
-
-
-class Mode(StrEnum):
-    """real: the mock on a loopback socket, time compressed by the time scale. virtual: the mock
-    in-process on a virtual-time loop (looptime), exact and as fast as the CPU allows."""
-
-    REAL = "real"
-    VIRTUAL = "virtual"
+VIRTUAL_NOOP_CYCLES = 0
 
 
 @dataclass(frozen=True)
@@ -116,7 +110,7 @@ async def run_once(config: RunConfig) -> RunResult:
         credentials = Credentials.from_environment() if config.target else Credentials()
         async with harness_client(target.url, config.transport, credentials,
                                   target.transport) as (client, counter):
-            with _no_gc_pauses():
+            with _no_gc_pauses() if config.mode is Mode.REAL else nullcontext():
                 origin = clock.now()
                 extractor = OnyxExtractor(client, clock, origin, config.timeouts)
                 ctx = RunContext(clock=clock, origin_s=origin, extract=extractor.extract,
@@ -133,6 +127,8 @@ async def run_once(config: RunConfig) -> RunResult:
             and not any(target.profile.faults.values())):
         expected = expected_makespan_s(config.strategy, target.profile, [i.id for i in items])
         expected_mean = expected_mean_makespan_s(config.strategy, target.profile, config.files)
+    model = await _model_makespan_s(config, expected, makespan, replayable=cached is None)
+    overhead_s, overhead_pct = overhead(makespan, model)
     summary = RunSummary(
         strategy=config.strategy.name, size=config.strategy.size, n_files=config.files,
         n_folders=config.folders, seed=target.profile.seed if target.profile else 0,
@@ -143,15 +139,39 @@ async def run_once(config: RunConfig) -> RunResult:
         max_progress_gap_s=max_gap_s([e.at_s for e in ctx.events], makespan),
         server_peak_inflight=None if stats is None else stats["peak_in_flight"]["total"],
         client_peak_inflight=counter.peak, expected_makespan_s=expected,
-        expected_mean_makespan_s=expected_mean)
+        expected_mean_makespan_s=expected_mean, model_makespan_s=model,
+        harness_overhead_s=overhead_s, harness_overhead_pct=overhead_pct)
     return RunResult(summary, outcomes, tuple(ctx.events), stats)
+
+
+async def _model_makespan_s(config: RunConfig, expected: float | None, makespan: float,
+                            replayable: bool) -> float | None:
+    """What the behaviour model gives this run's draws (``harness.overhead``).
+
+    The closed form where it applies (fault-free files: exact, and free). Otherwise a real-mode
+    run against the embedded mock is replayed on virtual time: the same profile, seed, extractor
+    and strategy, so the same latencies and faults, with no wall clock to add overhead. A virtual
+    run is the model itself. A ``--target`` server keeps counting draws across clients, so its
+    run cannot be replayed; a real Onyx has no model: None."""
+    if expected is not None:
+        return expected
+    if config.mode is Mode.VIRTUAL:
+        return makespan
+    if config.target is not None or not replayable:
+        return None
+    replay = dataclasses.replace(config, mode=Mode.VIRTUAL, cache=None)
+    # A thread of its own: a virtual-time loop cannot run inside this (real-time) one.
+    result = await asyncio.to_thread(run_blocking, replay)
+    return result.summary.makespan_s
 
 
 @contextmanager
 def _no_gc_pauses() -> Iterator[None]:
     """Collect garbage before a measured run and not during it, as ``timeit`` does: a full
     collection of a large heap stalls the event loop for tens of milliseconds, which a time
-    scale of 0.01 would read as seconds, and could even trip a timeout."""
+    scale of 0.01 would read as seconds, and could even trip a timeout. Real mode only: on a
+    virtual clock a pause costs no simulated time, and a full collection per run (~40 ms)
+    would cost virtual mode more wall time than the run itself."""
     was_enabled = gc.isenabled()
     gc.collect()
     gc.disable()

@@ -7,6 +7,7 @@
         files.csv                one row per item (columns: ``harness.results``)
         events.csv, calls.csv    progress events and HTTP calls
     DIR/runs.csv, DIR/files.csv  every finished case together, rewritten after each sweep
+    DIR/cross-check/             ``reproduce``'s cross-check on real sockets: a results directory
 
 ``load_runs(DIR)`` and ``load_files(DIR)`` read them into pandas, from the case folders, so they
 work on an interrupted sweep too.
@@ -35,6 +36,8 @@ from scenarios import Case, LoadedScenario
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CASES = "cases"
+# ``reproduce``'s cross-check through real sockets: a results directory of its own, inside the main one
+CROSS_CHECK = "cross-check"
 TEMP_PREFIX = ".tmp-"
 
 

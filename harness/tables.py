@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.results import RunResult
+from harness.results import RunResult, RunSummary
 
 
 def summary_lines(result: RunResult) -> list[str]:
@@ -15,6 +15,7 @@ def summary_lines(result: RunResult) -> list[str]:
         f"makespan          {s.makespan_s:8.1f} s{expected}",
         f"ok/failed/skipped {s.files_ok}/{s.files_failed}/{s.files_skipped}",
         f"max progress gap  {s.max_progress_gap_s:8.1f} s",
+        _overhead_line(s),
         f"peak in flight    server {s.server_peak_inflight if s.server_peak_inflight is not None else '-'},"
         f" client {s.client_peak_inflight}",
         "",
@@ -24,3 +25,10 @@ def summary_lines(result: RunResult) -> list[str]:
         lines.append(f"{o.item.label:>12} {o.status:>8} {o.error_kind or '-':>13} {o.attempts:>8}"
                      f" {o.start_s:8.1f} {o.end_s:8.1f}")
     return lines
+
+
+def _overhead_line(s: RunSummary) -> str:
+    if s.harness_overhead_s is None or s.model_makespan_s is None:
+        return "harness overhead         - (no model of this target to compare with)"
+    return (f"harness overhead  {s.harness_overhead_s:8.1f} s ({s.harness_overhead_pct:.1f}% over the"
+            f" model's {s.model_makespan_s:.1f} s for these draws)")

@@ -1,19 +1,27 @@
-"""A mock Onyx API server: the real routes and shapes, with configurable latency, faults and time scale."""
+"""A mock Onyx API server: the real routes and shapes, with configurable latency, faults and time scale.
 
-from mock_onyx.behaviour import Behaviour, Draw
-from mock_onyx.clock import SimClock
-from mock_onyx.distributions import Distribution, parse_distribution
-from mock_onyx.endpoints import Endpoint, FaultKind
-from mock_onyx.errors import ConfigError, OnyxBenchError
-from mock_onyx.model import MockRequest, OnyxModel
-from mock_onyx.onyx_content import FOLDER_FILE_BASE
-from mock_onyx.profile import (
-    Profile,
-    flag_overrides,
-    load_profile,
-    profile_from_mapping,
-)
-from mock_onyx.server import RunningServer, running_server, serve_until_signalled
+The names below are imported on first use (PEP 562), so importing one submodule (``mock_onyx.errors``)
+does not import the server, aiohttp and pydantic.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mock_onyx.behaviour import Behaviour, Draw
+    from mock_onyx.clock import SimClock
+    from mock_onyx.distributions import Distribution, parse_distribution
+    from mock_onyx.endpoints import Endpoint, FaultKind
+    from mock_onyx.errors import ConfigError, OnyxBenchError
+    from mock_onyx.model import MockRequest, OnyxModel
+    from mock_onyx.onyx_content import FOLDER_FILE_BASE
+    from mock_onyx.profile import (
+        Profile,
+        flag_overrides,
+        load_profile,
+        profile_from_mapping,
+    )
+    from mock_onyx.server import RunningServer, running_server, serve_until_signalled
 
 __all__ = [
     "FOLDER_FILE_BASE",
@@ -36,3 +44,28 @@ __all__ = [
     "running_server",
     "serve_until_signalled",
 ]
+
+_SUBMODULES = {
+    "behaviour": ("Behaviour", "Draw"),
+    "clock": ("SimClock",),
+    "distributions": ("Distribution", "parse_distribution"),
+    "endpoints": ("Endpoint", "FaultKind"),
+    "errors": ("ConfigError", "OnyxBenchError"),
+    "model": ("MockRequest", "OnyxModel"),
+    "onyx_content": ("FOLDER_FILE_BASE",),
+    "profile": ("Profile", "flag_overrides", "load_profile", "profile_from_mapping"),
+    "server": ("RunningServer", "running_server", "serve_until_signalled"),
+}
+_HOME = {name: f"{__name__}.{module}" for module, names in _SUBMODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -20,6 +20,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from harness.store import (
+    CROSS_CHECK,
+    MANIFEST,
     load_calls,
     load_events,
     load_files,
@@ -30,13 +32,12 @@ from harness.store import (
 from mock_onyx import Distribution, Endpoint
 from mock_onyx.errors import ConfigError
 from reports import plots
+from reports.cross_check import cross_check_frame, cross_check_rows
+from reports.formats import DEFAULT_IDLE_TIMEOUT_S, FORMATS, IMAGE_FORMATS
 from reports.seed_table import frame_to_markdown, seed_table_frames, seed_table_rows
 from reports.summary import label, summary_table
 from scenarios import parse_scenario
 
-FORMATS = ("html", "md", "csv")
-IMAGE_FORMATS = ("png", "svg")
-DEFAULT_IDLE_TIMEOUT_S = 60.0  # nginx in front of Onyx closes a silent response after 60 s
 TIMELINE_MAX_FILES = 20
 
 
@@ -95,6 +96,10 @@ def _collect(results: Path, idle_timeout_s: float) -> _Content:
     tables = {"Summary": _printed(summary)}
     for size, frame in seed_table_frames(seed_table_rows(runs)).items():
         tables[f"The seed's table: sequential vs batch={size}"] = frame
+    if (results / CROSS_CHECK / MANIFEST).is_file():
+        checks = cross_check_rows(runs, load_runs(results / CROSS_CHECK))
+        tables["Cross-check: the same cases through the aiohttp mock on loopback sockets "
+               "(same seeds)"] = cross_check_frame(checks)
     chosen = _timeline_runs(runs)
     figures: dict[str, tuple[str, Figure | None]] = {
         "makespan_vs_files": ("Makespan by number of files", plots.makespan_vs_files(summary)),

@@ -25,6 +25,7 @@ class Row:
     files: int
     strategy: str
     size: int | None
+    mode: str  # real or virtual
     reps: int
     makespan_s_mean: float
     makespan_s_ci95: float
@@ -45,7 +46,7 @@ def seed_table_rows(runs: pd.DataFrame) -> list[Row]:
         expected = group["expected_mean_makespan_s"].dropna()
         rows.append(Row(
             files=int(files), strategy=str(kind), size=None if pd.isna(size) else int(size),
-            reps=len(group), makespan_s_mean=mean, makespan_s_ci95=ci,
+            mode=", ".join(sorted(set(group["mode"]))), reps=len(group), makespan_s_mean=mean, makespan_s_ci95=ci,
             expected_makespan_s=float(expected.iloc[0]) if len(expected) else None,
             speedup_pct=None, expected_speedup_pct=None, seed_makespan_s=None, seed_speedup_pct=None,
             success_rate=float((group["files_ok"] / items).mean())))

@@ -8,12 +8,14 @@ from reports.stats import mean_ci95
 
 SUMMARY_COLUMNS = ["files", "strategy", "size", "reps", "makespan_s_mean", "makespan_s_p50",
                    "makespan_s_p95", "makespan_s_ci95", "expected_makespan_s", "success_rate",
-                   "failed_by_kind", "max_progress_gap_s", "server_peak_inflight"]
+                   "failed_by_kind", "max_progress_gap_s", "server_peak_inflight",
+                   "harness_overhead_pct"]
 
 
 def summary_table(runs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     """Makespan mean, p50, p95 and 95% CI; success rate; failed items by error kind; the longest
-    progress gap and the server's peak in flight (the largest over repetitions)."""
+    progress gap and the server's peak in flight (the largest over repetitions); the harness's
+    own overhead (mean %, ``harness.overhead``; 0 in virtual mode)."""
     failed = files[files["status"] == "failed"]
     rows = []
     for (n_files, kind, size), group in runs.groupby(["files", "kind", "size"], dropna=False, sort=True):
@@ -32,6 +34,7 @@ def summary_table(runs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
             "max_progress_gap_s": float(group["max_progress_gap_s"].max()),
             "server_peak_inflight": (None if group["server_peak_inflight"].isna().all()
                                      else int(group["server_peak_inflight"].max())),
+            "harness_overhead_pct": _mean_or_none(group, "harness_overhead_pct"),
         })
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
@@ -39,3 +42,10 @@ def summary_table(runs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
 def label(kind: str, size: object) -> str:
     """How a strategy and its size are named in tables and legends: ``batch=8``."""
     return kind if size is None or pd.isna(size) else f"{kind}={int(size)}"  # type: ignore[arg-type]
+
+
+def _mean_or_none(group: pd.DataFrame, column: str) -> float | None:
+    """The mean of a column that results written before it existed do not have."""
+    if column not in group or group[column].isna().all():
+        return None
+    return float(group[column].mean())

@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from harness.cache import ContextCache
+from harness.cli import main
 from harness.outcomes import ErrorKind, ItemKind, Status
+from harness.overhead import time_scale_for
 from harness.progress import EventKind
-from harness.runner import RunConfig, run_once
+from harness.runner import Mode, RunConfig, run_blocking, run_once
 from harness.strategies import make_strategy
 from harness.transports import TransportKind
 from mock_onyx import SimClock
@@ -37,16 +40,17 @@ async def test_every_file_gets_one_outcome_in_input_order(files: int, kind: str,
     assert result.summary.client_peak_inflight == expected_peak
 
 
-async def test_batch_progress_messages_are_the_seeds() -> None:
-    result = await run_once(RunConfig(files=10, strategy=make_strategy("batch", 8), profile=make_profile()))
+@pytest.mark.parametrize("mode", list(Mode))
+def test_batch_progress_messages_are_the_seeds(mode: Mode) -> None:
+    result = run_blocking(RunConfig(files=10, strategy=make_strategy("batch", 8), profile=make_profile(),
+                                    mode=mode))
     starts = [e.message for e in result.events if e.kind is EventKind.BATCH_START]
     assert starts == ["Processing batch 1/2: files 1 to 8", "Processing batch 2/2: files 9 to 10"]
     ends = [e for e in result.events if e.kind is EventKind.BATCH_END]
     assert [e.done for e in ends] == [8, 10]
-    # The pause between batches is 0.5 simulated seconds (0.5 ms of wall time here: +-0.6 ms of
-    # timer granularity and loop work).
-    second_start = [e for e in result.events if e.kind is EventKind.BATCH_START][1]
-    assert second_start.at_s - ends[0].at_s == pytest.approx(0.5, abs=0.6)
+    if mode is Mode.VIRTUAL:  # the pause between batches: 0.5 simulated seconds, exactly
+        second_start = [e for e in result.events if e.kind is EventKind.BATCH_START][1]
+        assert second_start.at_s - ends[0].at_s == pytest.approx(0.5, abs=1e-6)
 
 
 async def test_sequential_says_nothing_until_the_end() -> None:
@@ -55,11 +59,13 @@ async def test_sequential_says_nothing_until_the_end() -> None:
     assert result.summary.max_progress_gap_s == pytest.approx(result.summary.makespan_s, abs=0.01)
 
 
-async def test_window_reports_every_item_and_has_shorter_gaps_than_batches() -> None:
-    # Time scale 0.01: at 0.001 the few wall ms per call (x1000) would swamp the comparison.
-    profile = make_profile(time_scale=0.01)
-    window = await run_once(RunConfig(files=20, strategy=make_strategy("window", 8), profile=profile))
-    batch = await run_once(RunConfig(files=20, strategy=make_strategy("batch", 8), profile=profile))
+def test_window_reports_every_item_and_has_shorter_gaps_than_batches() -> None:
+    # On virtual time: exact, so the comparison is the strategies', not the machine's.
+    profile = make_profile(seed=3)
+    window = run_blocking(RunConfig(files=20, strategy=make_strategy("window", 8), profile=profile,
+                                    mode=Mode.VIRTUAL))
+    batch = run_blocking(RunConfig(files=20, strategy=make_strategy("batch", 8), profile=profile,
+                                   mode=Mode.VIRTUAL))
     assert sum(e.kind is EventKind.ITEM_DONE for e in window.events) == 20
     assert window.summary.max_progress_gap_s < batch.summary.max_progress_gap_s
     assert window.summary.makespan_s < batch.summary.makespan_s
@@ -108,8 +114,9 @@ async def test_timeouts_are_enforced_on_the_sim_clock_for_every_transport(transp
                                       transport=transport))
     for outcome in result.outcomes:
         assert outcome.status is Status.FAILED and outcome.error_kind is ErrorKind.TIMEOUT
-        # the 180 s chat timeout, plus the short calls before it
-        assert outcome.duration_s == pytest.approx(180.2, abs=3.0)
+        # the 180 s chat timeout, plus the short calls before it (0.2 s): never sooner, and later
+        # only by this machine's stalls (10 s is 100 ms of wall time; the hang itself is 600 s)
+        assert 180.2 - 0.1 <= outcome.duration_s <= 180.2 + 10.0
 
 
 @pytest.mark.parametrize("transport", list(TransportKind))
@@ -125,37 +132,37 @@ async def test_error_kinds_read_the_same_through_every_transport(transport: Tran
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("files", [10, 20])
-@pytest.mark.parametrize(("kind", "size"), [("batch", 8), ("window", 8)])
-async def test_makespan_matches_the_closed_form(files: int, kind: str, size: int) -> None:
-    # At time scale 0.05 the per-call wall overhead of loopback HTTP (a few ms at 8 in flight) is
-    # under 3% of the makespan. At 0.01 it is 4-8%: benchmarks/time_scale_error.py measures it.
-    # The median of three seeds, so that one stall of this shared machine does not decide.
-    errors = []
-    for seed in (7, 8, 9):
-        profile = make_profile(seed=seed, time_scale=0.05)
-        result = await run_once(RunConfig(files=files, strategy=make_strategy(kind, size), profile=profile))
-        expected = result.summary.expected_makespan_s
-        assert expected is not None
-        errors.append(result.summary.makespan_s / expected - 1)
-    assert statistics.median(errors) == pytest.approx(0.0, abs=0.03)
-    assert min(errors) > -0.01  # overhead only ever adds time
+@pytest.mark.parametrize("kind", ["batch", "window"])
+def test_real_mode_states_its_overhead_and_keeps_it_small_at_time_scale_0_05(kind: str) -> None:
+    # The README's command: run --json at time scale 0.05, 20 files, size 8. The overhead is
+    # exactly what the makespan and the closed form for the drawn latencies imply. Its size is
+    # wall time: measured 0.5-1.1% on an idle 2-core machine and up to 1.9% with the other core
+    # busy (benchmarks/time_scale_error.py); the bound of 3% is that, plus room for a stall.
+    out = subprocess.run([str(SCRIPT), "run", "--files", "20", "--strategy", kind, "--size", "8",
+                          "--time-scale", "0.05", "--seed", "7", "--json"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    data = json.loads(out.stdout)
+    assert data["files_ok"] == 20 and data["expected_makespan_s"] == data["model_makespan_s"]
+    implied = data["makespan_s"] - data["expected_makespan_s"]
+    assert data["harness_overhead_s"] == pytest.approx(implied, abs=1e-5)
+    assert data["harness_overhead_pct"] == pytest.approx(100 * implied / data["expected_makespan_s"], abs=1e-3)
+    assert -0.5 < data["harness_overhead_pct"] < 3.0
 
 
-@pytest.mark.slow
-def test_run_json_from_the_installed_script_averages_near_the_closed_form() -> None:
-    # E[max of 8 uniform(15, 30)] + E[max of 2] + 0.5 s pause = 28.33 + 25 + 0.5 = 53.8 s
+def test_the_mean_makespan_over_seeds_meets_the_closed_form_over_the_distribution() -> None:
+    # E[max of 8 uniform(15, 30)] + E[max of 2] + 0.5 s pause = 53.83 s, plus two batches of
+    # short calls (0.11 s each) and the persona (0.05 s) = 54.10 s; the mean of 40 seeds on
+    # virtual time lies within 4 standard errors of it.
     makespans = []
-    for seed in range(20):
-        out = subprocess.run([str(SCRIPT), "run", "--files", "10", "--strategy", "batch", "--size", "8",
-                              "--time-scale", "0.01", "--seed", str(seed), "--json"],
-                             capture_output=True, text=True, timeout=60, check=True)
-        data = json.loads(out.stdout)
-        assert {"makespan_s", "files_ok", "files_failed", "files_skipped", "max_progress_gap_s",
-                "server_peak_inflight", "client_peak_inflight", "files"} <= set(data)
-        assert len(data["files"]) == 10 and data["files_ok"] == 10
-        makespans.append(data["makespan_s"])
-    assert statistics.fmean(makespans) == pytest.approx(53.8, rel=0.10)
+    for seed in range(40):
+        result = run_blocking(RunConfig(files=10, strategy=make_strategy("batch", 8), mode=Mode.VIRTUAL,
+                                        profile=make_profile(seed=seed)))
+        assert result.summary.makespan_s == pytest.approx(result.summary.expected_makespan_s, abs=1e-3)
+        makespans.append(result.summary.makespan_s)
+    expected = result.summary.expected_mean_makespan_s
+    assert expected == pytest.approx(54.10, abs=0.01)
+    standard_error = statistics.stdev(makespans) / len(makespans) ** 0.5
+    assert abs(statistics.fmean(makespans) - expected) < 4 * standard_error
 
 
 async def test_the_context_cache_serves_a_repeat_within_its_ttl_without_any_request() -> None:
@@ -171,3 +178,29 @@ async def test_the_context_cache_serves_a_repeat_within_its_ttl_without_any_requ
     await asyncio.sleep(0.002)
     late = await run_once(RunConfig(files=3, strategy=make_strategy("batch", 8), profile=profile, cache=expired))
     assert late.server_stats and late.server_stats["requests"]["send_message"] == {"200": 3}
+
+
+def test_run_warns_when_its_own_overhead_is_over_2_percent_and_names_a_time_scale() -> None:
+    # At time scale 0.0005 a call's real milliseconds read as seconds: the overhead is large.
+    # The suggestion is read off the measured overhead (harness.overhead.time_scale_for).
+    result = CliRunner().invoke(main, ["run", "--files", "8", "--time-scale", "0.0005", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["harness_overhead_pct"] > 2.0
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1
+    suggested = time_scale_for(data["harness_overhead_pct"], 0.0005)
+    assert f"--time-scale {suggested:g}" in warning[0] and suggested > 0.0005
+    virtual = CliRunner().invoke(main, ["run", "--files", "8", "--mode", "virtual"])
+    assert virtual.exit_code == 0 and "warning" not in virtual.stderr
+    assert "harness overhead" in virtual.stdout
+
+
+@pytest.mark.parametrize(("pct", "scale", "suggested"), [
+    (4.3, 0.01, 0.05), (1.9, 0.01, 0.02), (10.0, 0.01, 0.1), (2.5, 0.05, 0.1), (60.0, 0.001, 0.05)])
+def test_the_suggested_time_scale_brings_the_overhead_under_2_percent_with_room(
+        pct: float, scale: float, suggested: float) -> None:
+    # The overhead is wall time, so in simulated seconds it falls as 1 / time scale; the
+    # suggestion is the next step up a 1-2-5 ladder from 25% past the break-even scale.
+    assert time_scale_for(pct, scale) == suggested
+    assert pct * scale / suggested < 2.0 / 1.25 + 1e-9

@@ -89,7 +89,7 @@ def test_invalid_scenarios_are_one_line_naming_file_key_and_fix(change: str, whe
     (["sweep", "no-such-scenario"], "neither a built-in scenario"),
     (["sweep", "seed-table", "--jobs", "0"], "--jobs"),
     (["reproduce", "--reps", "0"], "--reps"),
-    (["reproduce", "--time-scale", "-2"], "time_scale"),
+    (["reproduce", "--time-scale", "-2"], "--time-scale"),
 ])
 def test_bad_sweep_input_exits_2_and_writes_nothing(tmp_path: Path, args: list[str], words: str) -> None:
     out = tmp_path / "out"

@@ -6,9 +6,8 @@ from harness.strategies.base import RetryPolicy, RunContext, Strategy
 from harness.strategies.batch import Batch
 from harness.strategies.sequential import Sequential
 from harness.strategies.window import Window
+from harness.modes import STRATEGY_KINDS
 from mock_onyx import ConfigError
-
-STRATEGY_KINDS = ("sequential", "batch", "window")
 
 
 def make_strategy(kind: str, size: int | None = None) -> Strategy:
