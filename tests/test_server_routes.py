@@ -65,7 +65,7 @@ async def test_simple_api_is_404_unless_enterprise(mock) -> None:
 
 
 async def test_send_message_streams_ndjson_packets_in_onyx_order(mock) -> None:
-    async with mock(latency={"send_message": "fixed(5)"}) as (_, client):
+    async with mock(latency={"send_message": "fixed(5)"}, piece_interval_s=1.0) as (_, client):
         session = await new_session(client)
         async with client.stream("POST", "/chat/send-message", json=send_message_body(session)) as response:
             assert response.status_code == 200

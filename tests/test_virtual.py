@@ -107,3 +107,17 @@ def test_run_in_virtual_mode_from_the_command_line() -> None:
     refused = CliRunner().invoke(main, ["run", "--files", "1", "--mode", "virtual", "--target",
                                         "http://127.0.0.1:9"])
     assert refused.exit_code == 2 and "virtual time" in refused.stderr
+
+
+@pytest.mark.parametrize(("kind", "size"), STRATEGIES)
+def test_the_packet_cadence_changes_no_makespan_status_or_fault(kind: str, size: int | None) -> None:
+    # piece_interval_s is a cost knob (one wake-up per packet), not a behaviour: the stream's end
+    # and its faults keep their times, so every measured number is the same at any cadence.
+    server = load_scenario("flaky-server").scenario.server
+    coarse, fine = (run(kind, size, 12, Mode.VIRTUAL, seed=9, piece_interval_s=interval, **server)
+                    for interval in (5.0, 0.5))
+    assert coarse.summary.makespan_s == pytest.approx(fine.summary.makespan_s, abs=1e-5)
+    assert ([(o.status, o.error_kind, o.attempts, round(o.end_s, 5)) for o in coarse.outcomes]
+            == [(o.status, o.error_kind, o.attempts, round(o.end_s, 5)) for o in fine.outcomes])
+    assert coarse.server_stats and fine.server_stats
+    assert coarse.server_stats["faults"] == fine.server_stats["faults"]
