@@ -73,6 +73,9 @@ def test_the_summary_holds_independently_computed_values(results: Path, report) 
         assert row["success_rate"] == "1.000"
         assert row["failed_by_kind"] == "-"
         assert row["server_peak_inflight"] == str(int(group["server_peak_inflight"].max()))
+        # each run's own overhead: makespan over the model's makespan for its draws
+        overhead = 100 * (group["makespan_s"] / group["model_makespan_s"] - 1)
+        assert float(row["harness_overhead_pct"]) == pytest.approx(overhead.mean(), abs=0.05 + 1e-6)
 
 
 def test_the_seed_table_holds_the_seeds_figures_and_the_measured_speedup(results: Path, report) -> None:
