@@ -127,7 +127,8 @@ def reproduce(reps: int | None, time_scale: float | None, jobs: int, out: Path |
 
     loaded = load_scenario("seed-table")
     real = mode == Mode.REAL.value
-    loaded = loaded.with_overrides(mode=mode, repetitions=reps or (REAL_DEFAULT_REPS if real else None),
+    loaded = loaded.with_overrides(mode=None if mode == loaded.scenario.mode else mode,
+                                   repetitions=reps or (REAL_DEFAULT_REPS if real else None),
                                    time_scale=time_scale)
     out = out or default_out(loaded.scenario.name)
     _sweep(loaded, out, jobs, resume)
