@@ -4,8 +4,9 @@ The names below are imported on first use (PEP 562), so importing one submodule 
 does not import the server, aiohttp and pydantic.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mock_onyx.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mock_onyx.behaviour import Behaviour, Draw
@@ -56,16 +57,4 @@ _SUBMODULES = {
     "profile": ("Profile", "flag_overrides", "load_profile", "profile_from_mapping"),
     "server": ("RunningServer", "running_server", "serve_until_signalled"),
 }
-_HOME = {name: f"{__name__}.{module}" for module, names in _SUBMODULES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _SUBMODULES)

@@ -4,8 +4,9 @@ The names below are imported on first use (PEP 562), so importing one submodule 
 does not import pandas.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mock_onyx.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from reports.seed_table import (
@@ -23,16 +24,4 @@ _SUBMODULES = {
     "seed_table": ("SEED_TABLE", "Row", "markdown_table", "rows_json", "seed_table_rows"),
     "stats": ("mean_ci95",),
 }
-_HOME = {name: f"{__name__}.{module}" for module, names in _SUBMODULES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _SUBMODULES)

@@ -4,8 +4,9 @@ The names below are imported on first use (PEP 562), so importing this package c
 until a scenario is loaded.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mock_onyx.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from scenarios.loader import (
@@ -23,16 +24,4 @@ _SUBMODULES = {
     "loader": ("LoadedScenario", "builtin_names", "load_scenario", "parse_scenario"),
     "model": ("Case", "Scenario", "StrategyGrid", "Workload"),
 }
-_HOME = {name: f"{__name__}.{module}" for module, names in _SUBMODULES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _SUBMODULES)
