@@ -153,11 +153,13 @@ async def _model_makespan_s(config: RunConfig, expected: float | None, makespan:
     and strategy, so the same latencies and faults, with no wall clock to add overhead. A virtual
     run is the model itself. A ``--target`` server keeps counting draws across clients, so its
     run cannot be replayed; a real Onyx has no model: None."""
+    if config.target is not None:
+        return None
     if expected is not None:
         return expected
     if config.mode is Mode.VIRTUAL:
         return makespan
-    if config.target is not None or not replayable:
+    if not replayable:
         return None
     replay = dataclasses.replace(config, mode=Mode.VIRTUAL, cache=None)
     # A thread of its own: a virtual-time loop cannot run inside this (real-time) one.

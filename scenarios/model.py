@@ -4,7 +4,7 @@
     description = "..."
     seed = 42
     repetitions = 5
-    time_scale = 0.01
+    time_scale = 0.05
     mode = "real"            # or "virtual": in-process mock on a virtual clock
     [server]                 # the mock's profile (mock_onyx.profile), without seed and time_scale
     latency.send_message = "uniform(15, 30)"
@@ -85,7 +85,7 @@ class Scenario(_Frozen):
     description: StrictStr = ""
     seed: StrictInt = 0
     repetitions: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
-    time_scale: Annotated[StrictFloat, Field(gt=0, le=100)] = 0.01
+    time_scale: Annotated[StrictFloat, Field(gt=0, le=100)] = 0.05  # as the profile's default
     mode: Literal["real", "virtual"] = "real"
     server: dict[str, Any] = Field(default_factory=dict)
     workload: Workload

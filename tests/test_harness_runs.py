@@ -136,8 +136,8 @@ async def test_error_kinds_read_the_same_through_every_transport(transport: Tran
 def test_real_mode_states_its_overhead_and_keeps_it_small_at_time_scale_0_05(kind: str) -> None:
     # The README's command: run --json at time scale 0.05, 20 files, size 8. The overhead is
     # exactly what the makespan and the closed form for the drawn latencies imply. Its size is
-    # wall time: measured 0.5-1.1% on an idle 2-core machine and up to 1.9% with the other core
-    # busy (benchmarks/time_scale_error.py); the bound of 3% is that, plus room for a stall.
+    # wall time: measured 0.5-1.1% on an idle 2-core machine and up to 1.4% with the other core
+    # busy (benchmarks/time_scale_error.py --busy); the bound of 2.5% is that, plus room for a stall.
     out = subprocess.run([str(SCRIPT), "run", "--files", "20", "--strategy", kind, "--size", "8",
                           "--time-scale", "0.05", "--seed", "7", "--json"],
                          capture_output=True, text=True, timeout=60, check=True)
@@ -146,7 +146,7 @@ def test_real_mode_states_its_overhead_and_keeps_it_small_at_time_scale_0_05(kin
     implied = data["makespan_s"] - data["expected_makespan_s"]
     assert data["harness_overhead_s"] == pytest.approx(implied, abs=1e-5)
     assert data["harness_overhead_pct"] == pytest.approx(100 * implied / data["expected_makespan_s"], abs=1e-3)
-    assert -0.5 < data["harness_overhead_pct"] < 3.0
+    assert -0.5 < data["harness_overhead_pct"] < 2.5
 
 
 def test_the_mean_makespan_over_seeds_meets_the_closed_form_over_the_distribution() -> None:
@@ -204,3 +204,13 @@ def test_the_suggested_time_scale_brings_the_overhead_under_2_percent_with_room(
     # suggestion is the next step up a 1-2-5 ladder from 25% past the break-even scale.
     assert time_scale_for(pct, scale) == suggested
     assert pct * scale / suggested < 2.0 / 1.25 + 1e-9
+
+
+async def test_a_run_against_a_running_server_states_no_overhead_it_cannot_know(mock) -> None:
+    # A server started apart keeps counting draws across clients (and a real Onyx has no model):
+    # no model makespan, so no overhead, rather than one measured against the wrong draws.
+    async with mock(seed=5) as (server, _):
+        result = await run_once(RunConfig(files=2, strategy=make_strategy("batch", 2), target=server.url))
+    assert result.summary.files_ok == 2
+    assert result.summary.model_makespan_s is None and result.summary.harness_overhead_s is None
+    assert result.summary.harness_overhead_pct is None
