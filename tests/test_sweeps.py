@@ -70,10 +70,16 @@ def _snapshot(out: Path) -> dict[str, float]:
             if not p.name.startswith(".tmp-")}
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _sweep_until(scenario: Path, out: Path, cases: int, signum: int, resume: bool) -> int:
     args = [str(SCRIPT), "sweep", str(scenario), "--out", str(out), "--jobs", "2"]
+    # Ctrl-C as a terminal delivers it, even when this test runs as a background job of a
+    # non-interactive shell, which starts its children with SIGINT ignored.
     process = subprocess.Popen(args + (["--resume"] if resume else []), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         if (out / "cases").is_dir() and len(_snapshot(out)) >= cases:
