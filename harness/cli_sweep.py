@@ -134,7 +134,9 @@ def reproduce(reps: int | None, time_scale: float | None, jobs: int, out: Path |
     _sweep(loaded, out, jobs, resume)
     checks: list[CrossCheckRow] = []
     if cross_check and not real:
-        check = loaded.with_overrides(mode=Mode.REAL.value, repetitions=CROSS_CHECK_REPS,
+        # Paired with the table's own repetitions: never more than it has.
+        check_reps = min(CROSS_CHECK_REPS, loaded.scenario.repetitions)
+        check = loaded.with_overrides(mode=Mode.REAL.value, repetitions=check_reps,
                                       workload={"files": [CROSS_CHECK_FILES], "folders": [0]})
         click.echo(f"cross-check: the {CROSS_CHECK_FILES}-file row through the aiohttp mock on loopback "
                    f"sockets at time scale {check.scenario.time_scale:g}", err=True)

@@ -168,3 +168,21 @@ def test_the_html_renders_in_a_real_browser(report, tmp_path: Path) -> None:
                    capture_output=True, timeout=60, check=True)
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[0] >= 2000 and pixels.std() > 0.05
+
+
+def test_the_cross_check_pairs_real_runs_with_the_virtual_runs_of_the_same_repetitions() -> None:
+    from reports.cross_check import cross_check_rows
+
+    def runs(mode: str, makespans: dict[int, float], scale: float) -> pd.DataFrame:
+        return pd.DataFrame([{"files": 10, "kind": "batch", "size": 8.0, "repetition": r, "mode": mode,
+                              "makespan_s": m, "time_scale": scale, "harness_overhead_pct": 0.0 if
+                              mode == "virtual" else 1.0} for r, m in makespans.items()])
+
+    virtual = runs("virtual", {0: 50.0, 1: 60.0, 2: 70.0, 3: 1000.0}, 1.0)  # repetition 3: unpaired
+    real = runs("real", {0: 50.5, 1: 60.6, 2: 70.7}, 0.05)
+    [row] = cross_check_rows(virtual, real)
+    assert (row.files, row.strategy, row.size, row.reps, row.time_scale) == (10, "batch", 8, 3, 0.05)
+    assert row.virtual_makespan_s_mean == pytest.approx(60.0)
+    assert row.real_makespan_s_mean == pytest.approx(60.6)
+    assert row.diff_pct == pytest.approx(1.0) and row.real_overhead_pct_mean == pytest.approx(1.0)
+    assert cross_check_rows(virtual[virtual["repetition"] < 2], real) == []  # a repetition missing
