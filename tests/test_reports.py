@@ -18,6 +18,7 @@ from harness.cli import main
 from harness.store import ResultsStore, load_runs
 from harness.sweep import InlineExecutor, plan_sweep, run_sweep
 from reports.build import build_report
+from reports.cross_check import cross_check_rows
 from scenarios import parse_scenario
 
 SCENARIO = """
@@ -171,8 +172,6 @@ def test_the_html_renders_in_a_real_browser(report, tmp_path: Path) -> None:
 
 
 def test_the_cross_check_pairs_real_runs_with_the_virtual_runs_of_the_same_repetitions() -> None:
-    from reports.cross_check import cross_check_rows
-
     def runs(mode: str, makespans: dict[int, float], scale: float) -> pd.DataFrame:
         return pd.DataFrame([{"files": 10, "kind": "batch", "size": 8.0, "repetition": r, "mode": mode,
                               "makespan_s": m, "time_scale": scale, "harness_overhead_pct": 0.0 if
