@@ -2,7 +2,7 @@
 
 With a fixed seed every call's latency is known from the mock's behaviour model, so a file's
 duration is the sum of the calls the extractor makes for it, and each strategy knows the makespan
-it gives such durations (``Strategy.planned_makespan_s``). Only files, and only fault-free profiles.
+it gives such durations (``Strategy.planned_makespan_s``). Only where ``closed_form_applies``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,15 @@ from harness.extractor import session_description
 from harness.outcomes import ItemKind, WorkItem
 from harness.strategies import Strategy
 from mock_onyx import Behaviour, Distribution, Endpoint, Profile
+
+
+def closed_form_applies(profile: Profile, file_ids: list[int], folders: int) -> bool:
+    """Whether every file runs its full call sequence once and succeeds, as the closed form
+    assumes: files only, no faults, credentials not demanded (the embedded mock gets none), and
+    no file of the run missing or not indexed (those end early, as skipped)."""
+    skipped = profile.files.missing | profile.files.not_indexed
+    return (not folders and not any(profile.faults.values()) and not profile.require_auth
+            and not skipped.intersection(file_ids))
 
 
 def call_latency_s(behaviour: Behaviour, endpoint: Endpoint, file_id: int) -> float:
@@ -50,12 +59,21 @@ def expected_makespan_s(strategy: Strategy, profile: Profile, file_ids: list[int
 
 @lru_cache(maxsize=1024)
 def expected_max_s(dist: Distribution, k: int, points: int = 4096) -> float:
-    """E[max of k independent draws] = integral over u of Q(u) * k * u^(k-1) (midpoint rule)."""
-    total = 0.0
+    """E[max of k independent draws], for any k.
+
+    The largest of k uniforms is V^(1/k) with V uniform, so E[max] = integral over v in (0, 1) of
+    Q(v^(1/k)) dv; with v = w^4 (points crowd where v^(1/k) rises from 0 for large k) that is
+    the integral of Q(w^(4/k)) 4 w^3 dw, taken by the midpoint rule with its weights normalised
+    (so a constant comes out exact). The old form, Q(u) k u^(k-1) on an even grid, put all its
+    weight between two grid points once k passed the grid's size (E[max of 10,000 uniform(15, 30)]
+    came out 23.7 s)."""
+    total = weights = 0.0
     for i in range(points):
-        u = (i + 0.5) / points
-        total += dist.quantile(u) * k * u ** (k - 1)
-    return total / points
+        w = (i + 0.5) / points
+        weight = w ** 3
+        total += dist.quantile(w ** (4.0 / k)) * weight
+        weights += weight
+    return total / weights
 
 
 def expected_mean_makespan_s(strategy: Strategy, profile: Profile, n_files: int) -> float | None:

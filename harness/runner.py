@@ -16,7 +16,7 @@ import httpx
 import looptime
 
 from harness.cache import ContextCache
-from harness.expected import expected_makespan_s, expected_mean_makespan_s
+from harness.expected import closed_form_applies, expected_makespan_s, expected_mean_makespan_s
 from harness.extractor import OnyxExtractor, Timeouts
 from harness.modes import Mode
 from harness.overhead import overhead
@@ -123,8 +123,8 @@ async def run_once(config: RunConfig) -> RunResult:
                 config.cache.put(items, outcomes)
             stats = await _mock_stats(client) if target.profile is not None else None
     expected = expected_mean = None
-    if (target.profile is not None and cached is None and not config.folders
-            and not any(target.profile.faults.values())):
+    if (target.profile is not None and cached is None
+            and closed_form_applies(target.profile, [i.id for i in items], config.folders)):
         expected = expected_makespan_s(config.strategy, target.profile, [i.id for i in items])
         expected_mean = expected_mean_makespan_s(config.strategy, target.profile, config.files)
     model = await _model_makespan_s(config, expected, makespan, replayable=cached is None)
