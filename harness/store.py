@@ -150,5 +150,6 @@ def _manifest(loaded: LoadedScenario) -> dict[str, Any]:
             "machine": platform.machine(), "cpus": os.cpu_count(),
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "scenario_name": loaded.scenario.name, "scenario_source": loaded.source,
+            "scenario_dir": None if loaded.base_dir is None else str(loaded.base_dir.resolve()),
             "seed": loaded.scenario.seed, "scenario_text": loaded.text,
             "overrides": loaded.overrides}

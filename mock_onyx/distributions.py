@@ -227,4 +227,6 @@ def _load_empirical(raw_path: str, where: str, base_dir: Path) -> Distribution:
                               hint) from None
     if not values or min(values) < 0 or not all(math.isfinite(v) for v in values):
         raise ConfigError(where, f"{str(path)!r} holds no usable durations", hint)
-    return Empirical(raw_path.strip(), tuple(sorted(values)))
+    # The resolved path, so that the profile written into results and handed to sweep workers
+    # and to `--target` runs reads back the same file from any working directory.
+    return Empirical(str(path.resolve()), tuple(sorted(values)))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_onyx import Behaviour, ConfigError, Endpoint, parse_distribution
+from mock_onyx import Behaviour, ConfigError, Endpoint, parse_distribution, profile_from_mapping
 from mock_onyx.draws import unit_draw
 from tests.conftest import make_profile
 
@@ -69,3 +69,18 @@ def test_bad_distributions_name_the_problem_and_the_fix(text: str, words: str) -
     message = str(caught.value)
     assert words in message and "latency.send_message" in message and "fix:" in message
     assert "\n" not in message
+
+
+def test_an_empirical_profile_reads_back_the_same_file_from_any_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A sweep hands each worker the profile as a document; a --target run reads it back from the
+    # server. Both parse it again elsewhere: a relative path must not be read against the cwd.
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "lat.csv").write_text("duration_s\n21\n22\n23\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "lat.csv").write_text("100\n100\n")  # a different file, same name
+    profile = profile_from_mapping({"latency": {"send_message": "empirical(lat.csv)"}}, "p",
+                                   tmp_path / "profiles")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    again = profile_from_mapping(profile.to_document(), "document")
+    assert again.latency_of(Endpoint.SEND_MESSAGE).mean == pytest.approx(22.0)

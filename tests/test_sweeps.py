@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.store import ResultsStore, load_files, load_manifest, load_runs
+from harness.store import ResultsStore, load_calls, load_files, load_manifest, load_runs
 from harness.sweep import InlineExecutor, plan_sweep, run_sweep
 from scenarios import builtin_names, load_scenario, parse_scenario
 from tests.test_scenarios import GOOD
@@ -170,3 +170,22 @@ def test_reproduce_in_real_mode_runs_the_table_on_sockets_without_a_cross_check(
     assert (runs["time_scale"] == 0.002).all() and runs["harness_overhead_pct"].notna().all()
     # at time scale 0.002 the overhead is large, and the command says so
     assert "warning: the harness's own overhead" in result.stderr and "--time-scale" in result.stderr
+
+
+def test_a_sweep_reads_empirical_latencies_beside_its_scenario_from_any_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "scenario").mkdir()
+    (tmp_path / "scenario" / "lat.csv").write_text("21\n22\n23\n")
+    (tmp_path / "scenario" / "s.toml").write_text(
+        'name = "empirical"\nmode = "virtual"\n[server.latency]\nsend_message = "empirical(lat.csv)"\n'
+        '[workload]\nfiles = [4]\n[[strategies]]\nkind = "batch"\nsize = 4\n')
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "lat.csv").write_text("100\n100\n")  # the same name, other durations
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = CliRunner().invoke(main, ["sweep", str(tmp_path / "scenario" / "s.toml"), "--out",
+                                       str(tmp_path / "out"), "--jobs", "1", "--report"])
+    assert result.exit_code == 0, result.output
+    calls = load_calls(tmp_path / "out")
+    chats = calls[calls["endpoint"] == "send_message"]["drawn_latency_s"]
+    assert len(chats) == 4 and chats.between(21, 23).all()
+    assert load_runs(tmp_path / "out")["makespan_s"].iloc[0] < 30
