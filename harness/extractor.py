@@ -1,9 +1,9 @@
 """The file-context extractor, as the production backend runs it against Onyx (shared/onyx-api.md).
 
 Per file, one call after another: indexing status (failures ignored: the file is assumed ready),
-the persona list (once per extractor, then cached), create a chat session, the simple API and, on
-its 404, the streamed send-message. An error packet or an empty answer means one more chat in the
-same session with a softer prompt. A folder is fetched, its INDEXED files kept, and summarized
+the persona list (cached once answered; files that start before then each ask, as production's
+do), create a chat session, the simple API and, on its 404, the streamed send-message. An error
+packet or an empty answer means one more chat in the same session with a softer prompt. A folder is fetched, its INDEXED files kept, and summarized
 through the same chat path. Per-operation timeouts are in simulated seconds on the run's clock.
 
 ``extract`` never raises for an item: it returns an ``ItemOutcome``. Decisions the seed leaves open:
@@ -43,10 +43,11 @@ DRAWN_LATENCY_HEADER = "x-mock-latency-s"
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Per-operation timeouts in simulated seconds (the seed's: 30 s, 10 s, 180 s)."""
+    """Per-operation timeouts in simulated seconds: production's (indexing status 30 s, persona
+    10 s, create session 10 s, chat 180 s)."""
 
     indexing_status_s: float = 30.0
-    persona_s: float = 30.0
+    persona_s: float = 10.0
     create_session_s: float = 10.0
     chat_s: float = 180.0
     folder_s: float = 30.0
@@ -93,7 +94,6 @@ class OnyxExtractor:
         self._origin_s = origin_s
         self._timeouts = timeouts
         self._persona_id: int | None = None
-        self._persona_lock = asyncio.Lock()
 
     def now(self) -> float:
         return self._clock.now() - self._origin_s
@@ -166,16 +166,18 @@ class OnyxExtractor:
         raise _Stop(Status.FAILED, problem, f"no answer after {trace.chat_tries} chats ({problem})")
 
     async def _persona(self, trace: _Trace) -> int:
-        async with self._persona_lock:
-            if self._persona_id is None:
-                try:
-                    personas = await self._call("persona", self._timeouts.persona_s, trace,
-                                                lambda: self._get_json(self._urls["/persona"]))
-                except _Stop:
-                    return 0  # not cached: the next file asks again
-                defaults = [p["id"] for p in personas if p.get("is_default_persona")]
-                self._persona_id = defaults[0] if defaults else personas[0]["id"] if personas else 0
+        """The default persona, cached once fetched. No lock, as in production: files that start
+        before the first answer each fetch it, and a failure is not cached (the next file asks)."""
+        if self._persona_id is not None:
             return self._persona_id
+        try:
+            personas = await self._call("persona", self._timeouts.persona_s, trace,
+                                        lambda: self._get_json(self._urls["/persona"]))
+        except _Stop:
+            return 0
+        defaults = [p["id"] for p in personas if p.get("is_default_persona")]
+        self._persona_id = defaults[0] if defaults else personas[0]["id"] if personas else 0
+        return self._persona_id
 
     async def _chat(self, session_id: str, file_ids: list[int], prompt: str, trace: _Trace) -> _Answer:
         simple = await self._call("simple_api", self._timeouts.chat_s, trace, lambda: self._post_json(

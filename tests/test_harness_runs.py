@@ -214,3 +214,22 @@ async def test_a_run_against_a_running_server_states_no_overhead_it_cannot_know(
     assert result.summary.files_ok == 2
     assert result.summary.model_makespan_s is None and result.summary.harness_overhead_s is None
     assert result.summary.harness_overhead_pct is None
+
+
+def test_the_persona_is_fetched_as_production_does_concurrently_and_never_under_a_lock() -> None:
+    # Production has no lock: the files of a first batch each ask for the persona, and a persona
+    # that never answers costs each of them its own 10 s timeout, at the same time (under a lock
+    # they queued: 8 files finished 30 s apart). The run goes on with persona 0.
+    profile = make_profile(seed=4, faults={"persona": {"hang": 1.0}})
+    result = run_blocking(RunConfig(files=8, strategy=make_strategy("batch", 8), profile=profile,
+                                    mode=Mode.VIRTUAL))
+    assert all(o.status is Status.OK for o in result.outcomes)
+    calls = result.calls_frame()
+    personas = calls[calls["endpoint"] == "persona"]
+    assert len(personas) == 8 and (personas["error_kind"] == "timeout").all()
+    # each: indexing status (0.05 s), then the persona's 10 s timeout, all at once
+    assert list(personas["end_s"].round(6)) == [10.05] * 8
+    ok = run_blocking(RunConfig(files=10, strategy=make_strategy("batch", 5), mode=Mode.VIRTUAL,
+                                profile=make_profile(seed=4)))
+    calls = ok.calls_frame()
+    assert (calls["endpoint"] == "persona").sum() == 5  # the first batch's five; then cached
