@@ -3,8 +3,9 @@
 Per file, one call after another: indexing status (failures ignored: the file is assumed ready),
 the persona list (cached once answered; files that start before then each ask, as production's
 do), create a chat session, the simple API and, on its 404, the streamed send-message. An error
-packet or an empty answer means one more chat in the same session with a softer prompt. A folder is fetched, its INDEXED files kept, and summarized
-through the same chat path. Per-operation timeouts are in simulated seconds on the run's clock.
+packet or an empty answer means one more chat in the same session with a softer prompt. A folder
+is fetched, its INDEXED files kept, and summarized through the same chat path. Per-operation
+timeouts are in simulated seconds on the run's clock.
 
 ``extract`` never raises for an item: it returns an ``ItemOutcome``. Decisions the seed leaves open:
 a file the indexing status reports as not indexed is skipped (``not_indexed``), one it leaves out
