@@ -3,6 +3,14 @@
 The draw for ``(seed, endpoint, key, attempt)`` is fixed whatever else happens (see ``draws``), and
 the latency draw does not depend on the fault settings, so adding faults to a profile leaves every
 latency unchanged. The harness uses ``Behaviour`` directly to compute expected makespans.
+
+Each fault kind has its own keyed uniform, also keyed by the kind's name, and fires when that
+uniform is below the kind's probability; when several fire on one request, the first of them in
+``FAULT_PRECEDENCE`` is the request's fault. So the order a profile writes its kinds in never
+matters, raising kind A's probability only moves requests into A (from no fault, or from the kinds
+A takes precedence over) and never between other kinds, and a fault sweep keeps its common random
+numbers. The price: a request gets kind K with probability ``p_K`` times the chance that no kind
+before K fires, e.g. ``http_500 = 0.05`` and ``reset = 0.05`` give 5% and 4.75% (0.05 * 0.95).
 """
 
 from __future__ import annotations
@@ -17,6 +25,11 @@ from mock_onyx.profile import Profile
 FAULT_WINDOW = (0.1, 0.9)
 # The key of requests rejected before they name anything (auth, validation).
 REJECTION_KEY = "-"
+# Which fault a request gets when several kinds fire on it: the first in this order (FaultKind's
+# declaration order, written out so that reordering the enum cannot change any seed's faults).
+FAULT_PRECEDENCE = (FaultKind.HTTP_500, FaultKind.HTTP_503, FaultKind.HTTP_429, FaultKind.RESET,
+                    FaultKind.HANG, FaultKind.ERROR_PACKET, FaultKind.EMPTY_ANSWER,
+                    FaultKind.MALFORMED)
 
 
 @dataclass(frozen=True)
@@ -38,18 +51,16 @@ class Behaviour:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self._latency = {endpoint: profile.latency_of(endpoint) for endpoint in Endpoint}
-        self._faults = {endpoint: profile.faults_of(endpoint) for endpoint in Endpoint}
+        self._faults = {endpoint: _by_precedence(profile.faults_of(endpoint)) for endpoint in Endpoint}
 
     def latency_s(self, endpoint: Endpoint, key: str, attempt: int = 1) -> float:
         u = unit_draw(self.profile.seed, "latency", endpoint, key, attempt)
         return self._latency[endpoint].quantile(u)
 
     def fault(self, endpoint: Endpoint, key: str, attempt: int = 1) -> FaultKind | None:
-        u = unit_draw(self.profile.seed, "fault", endpoint, key, attempt)
-        cumulative = 0.0
-        for kind, probability in self._faults[endpoint].items():
-            cumulative += probability
-            if u < cumulative:
+        """The first kind in ``FAULT_PRECEDENCE`` whose own keyed uniform is below its probability."""
+        for kind, probability in self._faults[endpoint]:
+            if unit_draw(self.profile.seed, "fault", endpoint, key, attempt, kind) < probability:
                 return kind
         return None
 
@@ -67,3 +78,7 @@ class Behaviour:
         return Draw(endpoint=endpoint, key=key, attempt=attempt, latency_s=latency,
                     fault=self.fault(endpoint, key, attempt), fault_at_s=latency * where,
                     error_latency_s=self.profile.error_latency.quantile(error_u))
+
+
+def _by_precedence(faults: dict[FaultKind, float]) -> tuple[tuple[FaultKind, float], ...]:
+    return tuple((kind, faults[kind]) for kind in FAULT_PRECEDENCE if kind in faults)

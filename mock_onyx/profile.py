@@ -5,8 +5,8 @@
     [latency]                      # simulated seconds, per endpoint name; default applies to the rest
     default = "fixed(0.05)"
     send_message = "uniform(15, 30)"
-    [faults.send_message]          # probability per request, per kind
-    http_500 = 0.05
+    [faults.send_message]          # per kind, its own chance to fire on a request; when several
+    http_500 = 0.05                # fire, the first in behaviour.FAULT_PRECEDENCE is the fault
     reset = 0.02
 
 Validation happens once, here, at the boundary (pydantic); every problem becomes a one-line
@@ -126,8 +126,11 @@ class Profile(_Settings):
         for endpoint, kinds in self.faults.items():
             total = sum(kinds.values())
             if total > 1 + 1e-9:
+                # Kept from when the kinds shared one draw. With a draw per kind a larger sum
+                # would be well defined, but the sum bounds the share of requests that fault,
+                # and a sum past 1 is likelier a slip than a plan.
                 raise ConfigError(f"faults.{endpoint}", f"probabilities sum to {total:g} > 1",
-                                  "lower them so that one request gets at most one fault")
+                                  "lower them to a sum of at most 1")
             for kind in kinds:
                 if kind in STREAM_ONLY_FAULTS and endpoint not in STREAMING_ENDPOINTS:
                     raise ConfigError(f"faults.{endpoint}.{kind}",

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from mock_onyx import Behaviour, Endpoint, FaultKind
+from mock_onyx.behaviour import FAULT_PRECEDENCE
 from tests.conftest import make_profile, new_session, send_message_body
 
 
@@ -85,15 +86,71 @@ async def test_attempts_are_counted_per_file_and_draw_anew(mock) -> None:
         assert stats["attempts"]["send_message"] == {"file:7": 2, "file:8": 1}
 
 
+def binomial_tolerance(p: float, n: int) -> float:
+    """Four standard deviations of a share of ``n`` draws with chance ``p``: a keyed hash's
+    uniforms behave as independent, so a correct model misses it about once in 16,000 checks."""
+    return 4 * (p * (1 - p) / n) ** 0.5
+
+
+def drawn_faults(faults: dict[str, float], keys: list[str]) -> list[FaultKind | None]:
+    behaviour = Behaviour(make_profile(seed=9, faults={"send_message": faults}))
+    return [behaviour.fault(Endpoint.SEND_MESSAGE, key) for key in keys]
+
+
 def test_fault_rates_match_their_probabilities_and_leave_latencies_unchanged() -> None:
     faulty = Behaviour(make_profile(faults={"send_message": {"http_500": 0.2, "reset": 0.1}}))
     clean = Behaviour(make_profile())
     keys = [f"file:{i}" for i in range(4000)]
     kinds = [faulty.fault(Endpoint.SEND_MESSAGE, key) for key in keys]
-    assert kinds.count(FaultKind.HTTP_500) / len(keys) == pytest.approx(0.2, abs=0.02)
-    assert kinds.count(FaultKind.RESET) / len(keys) == pytest.approx(0.1, abs=0.015)
+    # http_500 precedes reset, so reset fires only where http_500 did not: 0.1 * (1 - 0.2).
+    for kind, expected in ((FaultKind.HTTP_500, 0.2), (FaultKind.RESET, 0.1 * 0.8)):
+        share = kinds.count(kind) / len(keys)
+        assert share == pytest.approx(expected, abs=binomial_tolerance(expected, len(keys)))
     assert all(faulty.latency_s(Endpoint.SEND_MESSAGE, k) == clean.latency_s(Endpoint.SEND_MESSAGE, k)
                for k in keys[:200])
+
+
+def test_the_precedence_names_every_fault_kind_once() -> None:
+    assert sorted(FAULT_PRECEDENCE) == sorted(FaultKind)
+    assert len(FAULT_PRECEDENCE) == len(FaultKind)
+
+
+def test_a_200_file_fault_sweep_keeps_each_files_fault_when_keys_are_reordered() -> None:
+    keys = [f"file:{i}" for i in range(1, 201)]
+    written = drawn_faults({"http_500": 0.1, "reset": 0.1}, keys)
+    assert drawn_faults({"reset": 0.1, "http_500": 0.1}, keys) == written
+    assert FaultKind.HTTP_500 in written and FaultKind.RESET in written
+
+
+@pytest.mark.parametrize("raised", ["http_500", "reset"])
+@pytest.mark.parametrize("reset_first", [False, True])
+def test_raising_one_kind_moves_files_only_into_it(raised: str, reset_first: bool) -> None:
+    # A file may change only to the raised kind, and only from no fault or from a kind the
+    # raised one takes precedence over; where and when each fault strikes stays the same.
+    keys = [f"file:{i}" for i in range(1, 201)]
+    before_p = {"reset": 0.10, "http_500": 0.10} if reset_first else {"http_500": 0.10, "reset": 0.10}
+    after_p = {**before_p, raised: 0.15}
+    before, after = drawn_faults(before_p, keys), drawn_faults(after_p, keys)
+    kind = FaultKind(raised)
+    rank = FAULT_PRECEDENCE.index
+    for old, new in zip(before, after, strict=True):
+        assert new == old or (new is kind and (old is None or rank(kind) < rank(old)))
+    assert after.count(kind) > before.count(kind)
+    behaviours = [Behaviour(make_profile(seed=9, faults={"send_message": p})) for p in (before_p, after_p)]
+    for key in keys:
+        first, second = (b.draw(Endpoint.SEND_MESSAGE, key, 1) for b in behaviours)
+        assert (first.latency_s, first.fault_at_s) == (second.latency_s, second.fault_at_s)
+
+
+def test_a_kinds_share_is_its_chance_times_no_earlier_kind_firing() -> None:
+    # Written against precedence order, each at 0.3: http_500 30%, reset 0.3 * 0.7 = 21%,
+    # malformed 0.3 * 0.7 * 0.7 = 14.7%, no fault 0.7 ** 3 = 34.3%.
+    keys = [f"file:{i}" for i in range(1, 2001)]
+    kinds = drawn_faults({"malformed": 0.3, "reset": 0.3, "http_500": 0.3}, keys)
+    expected = {FaultKind.HTTP_500: 0.3, FaultKind.RESET: 0.21, FaultKind.MALFORMED: 0.147,
+                None: 0.343}
+    for kind, p in expected.items():
+        assert kinds.count(kind) / len(keys) == pytest.approx(p, abs=binomial_tolerance(p, len(keys)))
 
 
 async def send_with_fault(mock, kind: str, timeout: float = 5.0) -> tuple[httpx.Response | None, list[str], Exception | None]:
