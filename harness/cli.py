@@ -18,7 +18,7 @@ import click
 
 from harness.cli_sweep import list_scenarios, report, reproduce, sweep
 from harness.modes import STRATEGY_KINDS, Mode, TransportKind
-from harness.overhead import overhead_warning
+from harness.overhead import inflight_warning, overhead_warning
 from mock_onyx.errors import ConfigError
 
 EXIT_BAD_INPUT = 2
@@ -134,9 +134,11 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
     else:
         for line in summary_lines(result):
             click.echo(line)
-    warning = overhead_warning([(result.summary.harness_overhead_pct, result.summary.time_scale)])
-    if warning is not None and config.mode is Mode.REAL:
-        click.echo(warning, err=True)
+    summary = result.summary
+    for warning in (overhead_warning([(summary.harness_overhead_pct, summary.time_scale)]),
+                    inflight_warning(summary.server_peak_inflight, summary.client_peak_inflight)):
+        if warning is not None and config.mode is Mode.REAL:
+            click.echo(warning, err=True)
 
 
 main.add_command(list_scenarios)

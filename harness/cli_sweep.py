@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from harness.modes import Mode
-from harness.overhead import overhead_warning
+from harness.overhead import inflight_warning, overhead_warning
 from reports.formats import DEFAULT_IDLE_TIMEOUT_S, IMAGE_FORMATS
 
 if TYPE_CHECKING:  # the commands import these (pandas, matplotlib, the runner) in their bodies
@@ -58,8 +58,13 @@ def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool) -> Result
         real = runs[runs["mode"] == Mode.REAL.value].groupby(["files", "kind", "size"], dropna=False)
         means = real[["harness_overhead_pct", "time_scale"]].mean()
         warning = overhead_warning(zip(means["harness_overhead_pct"], means["time_scale"], strict=True))
-        if warning is not None:
-            click.echo(warning, err=True)
+        short = runs[runs["server_peak_inflight"] < runs["client_peak_inflight"]]
+        worst = short.loc[(short["client_peak_inflight"] - short["server_peak_inflight"]).idxmax()] \
+            if len(short) else None
+        for line in (warning, None if worst is None else inflight_warning(
+                int(worst["server_peak_inflight"]), int(worst["client_peak_inflight"]))):
+            if line is not None:
+                click.echo(line, err=True)
     return store
 
 

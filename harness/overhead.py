@@ -55,3 +55,14 @@ def overhead_warning(rows: Iterable[tuple[float | None, float]]) -> str | None:
     return (f"warning: the harness's own overhead is {pct:.1f}% of the makespan at time scale "
             f"{scale:g}; --time-scale {time_scale_for(pct, scale):g} brings it under {WARN_PCT:g}%, "
             f"and --mode virtual gives exact numbers")
+
+
+def inflight_warning(server_peak: int | None, client_peak: int) -> str | None:
+    """One line when the server saw fewer requests in flight than the client had open: the rest
+    waited in the harness (its event loop, connection set-up, file descriptors), so the run measured
+    the harness's concurrency, not the strategy's. None against a server that does not say."""
+    if server_peak is None or server_peak >= client_peak:
+        return None
+    return (f"warning: the server saw at most {server_peak} requests in flight while the client had "
+            f"{client_peak} open: the rest waited in the harness, so this run reads the strategy as "
+            f"slower than it is; use --mode virtual, or a larger --time-scale")

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from harness.cache import ContextCache
 from harness.cli import main
 from harness.outcomes import ErrorKind, ItemKind, Status
-from harness.overhead import time_scale_for
+from harness.overhead import inflight_warning, time_scale_for
 from harness.progress import EventKind
 from harness.runner import Mode, RunConfig, run_blocking, run_once
 from harness.strategies import make_strategy
@@ -187,7 +187,7 @@ def test_run_warns_when_its_own_overhead_is_over_2_percent_and_names_a_time_scal
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["harness_overhead_pct"] > 2.0
-    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning: the harness's own")]
     assert len(warning) == 1
     suggested = time_scale_for(data["harness_overhead_pct"], 0.0005)
     assert f"--time-scale {suggested:g}" in warning[0] and suggested > 0.0005
@@ -233,3 +233,9 @@ def test_the_persona_is_fetched_as_production_does_concurrently_and_never_under_
                                 profile=make_profile(seed=4)))
     calls = ok.calls_frame()
     assert (calls["endpoint"] == "persona").sum() == 5  # the first batch's five; then cached
+
+
+def test_a_server_that_saw_fewer_requests_than_the_client_sent_is_a_warning() -> None:
+    assert inflight_warning(8, 8) is None and inflight_warning(None, 400) is None
+    line = inflight_warning(24, 400)
+    assert line is not None and "24" in line and "400" in line and "--mode virtual" in line
