@@ -35,7 +35,7 @@ from reports import plots
 from reports.cross_check import cross_check_frame, cross_check_rows
 from reports.formats import DEFAULT_IDLE_TIMEOUT_S, FORMATS, IMAGE_FORMATS
 from reports.seed_table import frame_to_markdown, seed_table_frames, seed_table_rows
-from reports.summary import label, summary_table
+from reports.summary import label, summary_table, with_folders
 from scenarios import parse_scenario
 
 TIMELINE_MAX_FILES = 20
@@ -124,15 +124,18 @@ def _printed(summary: pd.DataFrame) -> pd.DataFrame:
         if frame[column].dtype.kind == "f":
             digits = 3 if column == "success_rate" else 1
             frame[column] = frame[column].map(lambda v, d=digits: "-" if pd.isna(v) else f"{v:.{d}f}")
-    return frame.astype(str).replace({"None": "-", "nan": "-"})
+    return frame.map(lambda v: "-" if pd.isna(v) else str(v))  # None and nan alike (any pandas)
 
 
 def _timeline_runs(runs: pd.DataFrame) -> list[pd.Series]:
-    """Repetition 0 at the largest file count up to 20, one run per strategy (size 8 preferred)."""
+    """Repetition 0 at the largest file count up to 20 and its fewest folders, one run per strategy
+    (size 8 preferred)."""
+    runs = with_folders(runs)
     counts = sorted(runs["files"].unique())
     small = [c for c in counts if c <= TIMELINE_MAX_FILES]
     n_files = small[-1] if small else counts[0]
-    pool = runs[(runs["files"] == n_files) & (runs["repetition"] == 0)]
+    same_files = runs[runs["files"] == n_files]
+    pool = same_files[(same_files["folders"] == same_files["folders"].min()) & (same_files["repetition"] == 0)]
     chosen = []
     for _, group in pool.groupby("kind", sort=True):
         sized = group.dropna(subset=["size"])
@@ -144,7 +147,9 @@ def _timeline_runs(runs: pd.DataFrame) -> list[pd.Series]:
 
 
 def _run_title(run: pd.Series) -> str:
-    return f"{label(run['kind'], run['size'])}, {run['files']} files: makespan {run['makespan_s']:.1f} s"
+    folders = f" + {run['folders']} folders" if run["folders"] else ""
+    return (f"{label(run['kind'], run['size'])}, {run['files']} files{folders}: "
+            f"makespan {run['makespan_s']:.1f} s")
 
 
 def _stream_durations(calls: pd.DataFrame) -> pd.Series:
@@ -156,9 +161,11 @@ def _stream_durations(calls: pd.DataFrame) -> pd.Series:
 
 
 def _send_message_distribution(manifest: dict[str, Any]) -> Distribution | None:
+    # Relative paths in the scenario (empirical CSVs) are read beside it, not in the cwd.
+    folder = Path(manifest["scenario_dir"]) if manifest.get("scenario_dir") else None
     try:
-        scenario = parse_scenario(manifest["scenario_text"], manifest["scenario_source"], None).scenario
-        return scenario.profile(0, manifest["scenario_source"]).latency_of(Endpoint.SEND_MESSAGE)
+        scenario = parse_scenario(manifest["scenario_text"], manifest["scenario_source"], folder).scenario
+        return scenario.profile(0, manifest["scenario_source"], folder).latency_of(Endpoint.SEND_MESSAGE)
     except ConfigError:
         return None  # e.g. an empirical CSV no longer beside the results
 
@@ -175,7 +182,9 @@ def _markdown(content: _Content, images: dict[str, Path], folder: Path) -> str:
     parts = [f"# onyx-bench report: {manifest['scenario_name']}", "",
              "Times in simulated seconds. Measured values are means over repetitions ± the half-width "
              "of their 95% confidence interval; closed form = the expectation over the profile's "
-             "latency distributions; speedup = 1 - parallel / sequential.", "",
+             "latency distributions; speedup = 1 - parallel / sequential (in the seed's table: its mean "
+             "over repetitions, each run against the same repetition's sequential run). Percentiles are "
+             "shown only where the repetitions support them: p50 from 3, p95 from 20.", "",
              "## Provenance", "", frame_to_markdown(_provenance(manifest)), ""]
     for title, frame in content.tables.items():
         parts += [f"## {title}", "", frame_to_markdown(frame), ""]
@@ -204,7 +213,10 @@ def _html(content: _Content, images: dict[str, Path]) -> str:
              f"<h1>onyx-bench report: {html.escape(manifest['scenario_name'])}</h1>",
              "<p>Times in simulated seconds. Measured values are means over repetitions ± the "
              "half-width of their 95% confidence interval; closed form = the expectation over the "
-             "profile's latency distributions; speedup = 1 - parallel / sequential.</p>",
+             "profile's latency distributions; speedup = 1 - parallel / sequential (in the seed's "
+             "table: its mean over repetitions, each run against the same repetition's sequential "
+             "run). Percentiles are shown only where the repetitions support them: p50 from 3, "
+             "p95 from 20.</p>",
              _html_table("Provenance", _provenance(manifest))]
     parts += [_html_table(title, frame) for title, frame in content.tables.items()]
     for name, (title, _) in content.figures.items():

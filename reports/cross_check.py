@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from reports.summary import CASE_KEYS, with_folders
+
 
 @dataclass(frozen=True)
 class CrossCheckRow:
@@ -25,9 +27,11 @@ class CrossCheckRow:
 
 
 def cross_check_rows(virtual_runs: pd.DataFrame, real_runs: pd.DataFrame) -> list[CrossCheckRow]:
+    virtual_runs, real_runs = with_folders(virtual_runs), with_folders(real_runs)
     rows = []
-    for (files, kind, size), real in real_runs.groupby(["files", "kind", "size"], dropna=False, sort=True):
-        same_case = ((virtual_runs["files"] == files) & (virtual_runs["kind"] == kind)
+    for (files, folders, kind, size), real in real_runs.groupby(CASE_KEYS, dropna=False, sort=True):
+        same_case = ((virtual_runs["files"] == files) & (virtual_runs["folders"] == folders)
+                     & (virtual_runs["kind"] == kind)
                      & (virtual_runs["size"].isna() if pd.isna(size) else virtual_runs["size"] == size))
         virtual = virtual_runs[same_case & virtual_runs["repetition"].isin(real["repetition"])]
         if len(virtual) != len(real):

@@ -1,4 +1,4 @@
-"""The summary table: one row per strategy x size x file count, over repetitions."""
+"""The summary table: one row per strategy x size x file count x folder count, over repetitions."""
 
 from __future__ import annotations
 
@@ -6,28 +6,38 @@ import pandas as pd
 
 from reports.stats import mean_ci95
 
-SUMMARY_COLUMNS = ["files", "strategy", "size", "reps", "makespan_s_mean", "makespan_s_p50",
+SUMMARY_COLUMNS = ["files", "folders", "strategy", "size", "reps", "makespan_s_mean", "makespan_s_p50",
                    "makespan_s_p95", "makespan_s_ci95", "expected_makespan_s", "success_rate",
                    "failed_by_kind", "max_progress_gap_s", "server_peak_inflight",
                    "harness_overhead_pct"]
+CASE_KEYS = ["files", "folders", "kind", "size"]  # runs with different values here are never pooled
+P50_MIN_REPS = 3
+P95_MIN_REPS = 20  # with fewer, the empirical 95th percentile is (nearly) just the largest value
 
 
 def summary_table(runs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     """Makespan mean, p50, p95 and 95% CI; success rate; failed items by error kind; the longest
     progress gap and the server's peak in flight (the largest over repetitions); the harness's
-    own overhead (mean %, ``harness.overhead``; 0 in virtual mode)."""
+    own overhead (mean %, ``harness.overhead``; 0 in virtual mode).
+
+    Percentiles the sample cannot support are None (printed "-"): p50 needs at least 3
+    repetitions, p95 at least 20 (with fewer, the empirical 95th percentile is just the largest
+    value, or an interpolation towards it)."""
     failed = files[files["status"] == "failed"]
     rows = []
-    for (n_files, kind, size), group in runs.groupby(["files", "kind", "size"], dropna=False, sort=True):
+    for (n_files, n_folders, kind, size), group in with_folders(runs).groupby(CASE_KEYS, dropna=False,
+                                                                             sort=True):
         makespans = group["makespan_s"]
         mean, ci = mean_ci95(makespans.tolist())
         items = group["files_ok"] + group["files_failed"] + group["files_skipped"]
         kinds = failed[failed["case_id"].isin(group["case_id"])]["error_kind"].value_counts()
         expected = group["expected_mean_makespan_s"].dropna()
         rows.append({
-            "files": int(n_files), "strategy": kind, "size": None if pd.isna(size) else int(size),
-            "reps": len(group), "makespan_s_mean": mean, "makespan_s_p50": makespans.quantile(0.5),
-            "makespan_s_p95": makespans.quantile(0.95), "makespan_s_ci95": ci,
+            "files": int(n_files), "folders": int(n_folders), "strategy": kind,
+            "size": None if pd.isna(size) else int(size),
+            "reps": len(group), "makespan_s_mean": mean,
+            "makespan_s_p50": _quantile_or_none(makespans, 0.5, P50_MIN_REPS),
+            "makespan_s_p95": _quantile_or_none(makespans, 0.95, P95_MIN_REPS), "makespan_s_ci95": ci,
             "expected_makespan_s": float(expected.iloc[0]) if len(expected) else None,
             "success_rate": float((group["files_ok"] / items).mean()),
             "failed_by_kind": ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) or "-",
@@ -42,6 +52,16 @@ def summary_table(runs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
 def label(kind: str, size: object) -> str:
     """How a strategy and its size are named in tables and legends: ``batch=8``."""
     return kind if size is None or pd.isna(size) else f"{kind}={int(size)}"  # type: ignore[arg-type]
+
+
+def with_folders(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs with a ``folders`` column: results written before it existed ran no folders."""
+    folders = runs["folders"].fillna(0) if "folders" in runs else 0
+    return runs.assign(folders=pd.Series(folders, index=runs.index).astype(int))
+
+
+def _quantile_or_none(values: pd.Series, q: float, min_count: int) -> float | None:
+    return float(values.quantile(q)) if len(values) >= min_count else None
 
 
 def _mean_or_none(group: pd.DataFrame, column: str) -> float | None:

@@ -19,6 +19,8 @@ from harness.store import ResultsStore, load_runs
 from harness.sweep import InlineExecutor, plan_sweep, run_sweep
 from reports.build import build_report
 from reports.cross_check import cross_check_rows
+from reports.seed_table import seed_table_frames, seed_table_rows
+from reports.summary import summary_table
 from scenarios import parse_scenario
 
 SCENARIO = """
@@ -40,7 +42,7 @@ kind = "window"
 size = 2
 """
 PLOTS = {"makespan_vs_files", "speedup_vs_size", "timeline", "latency_distribution", "progress_gaps"}
-T975_DF2 = 4.303  # Student's t, two-sided 95%, 2 degrees of freedom (3 repetitions)
+T975_DF2 = 4.3026527  # Student's t, two-sided 95%, 2 degrees of freedom (3 repetitions)
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +68,10 @@ def test_the_summary_holds_independently_computed_values(results: Path, report) 
         values = sorted(group["makespan_s"])
         mean = sum(values) / 3
         half_width = T975_DF2 * statistics.stdev(values) / math.sqrt(3)
-        assert row["reps"] == "3"
+        assert row["reps"] == "3" and row["folders"] == "0"
         assert row["makespan_s_mean"] == f"{mean:.1f}"
         assert row["makespan_s_p50"] == f"{values[1]:.1f}"
-        assert row["makespan_s_p95"] == f"{values[1] + 0.9 * (values[2] - values[1]):.1f}"
+        assert row["makespan_s_p95"] == "-"  # 3 repetitions cannot support a 95th percentile
         assert row["makespan_s_ci95"] == f"{half_width:.1f}"
         assert row["success_rate"] == "1.000"
         assert row["failed_by_kind"] == "-"
@@ -83,10 +85,14 @@ def test_the_seed_table_holds_the_seeds_figures_and_the_measured_speedup(results
     runs = load_runs(results)
     text = report.outputs["md"].read_text()
     assert "### " not in text and "## The seed's table: sequential vs batch=8" in text
-    seq = runs[(runs["files"] == 3) & (runs["kind"] == "sequential")]["makespan_s"].mean()
-    batch = runs[(runs["files"] == 3) & (runs["kind"] == "batch") & (runs["size"] == 8)]["makespan_s"].mean()
+    seq = runs[(runs["files"] == 3) & (runs["kind"] == "sequential")].set_index("repetition")["makespan_s"]
+    batch = runs[(runs["files"] == 3) & (runs["kind"] == "batch") & (runs["size"] == 8)].set_index(
+        "repetition")["makespan_s"]
+    # paired: each repetition's batch run against the sequential run of the same repetition (seed)
+    speedups = [100 * (1 - batch[r] / seq[r]) for r in range(3)]
+    half_width = T975_DF2 * statistics.stdev(speedups) / math.sqrt(3)
     row = next(line for line in text.splitlines() if line.startswith("| 3 | 60 s |") and "25 s" in line)
-    assert f"| {100 * (1 - batch / seq):.1f}% |" in row and "| 58% |" in row
+    assert f"| {statistics.mean(speedups):.1f} ± {half_width:.1f}% |" in row and "| 58% |" in row
 
 
 def test_every_plot_is_drawn_and_not_blank(report) -> None:
@@ -185,3 +191,55 @@ def test_the_cross_check_pairs_real_runs_with_the_virtual_runs_of_the_same_repet
     assert row.real_makespan_s_mean == pytest.approx(60.6)
     assert row.diff_pct == pytest.approx(1.0) and row.real_overhead_pct_mean == pytest.approx(1.0)
     assert cross_check_rows(virtual[virtual["repetition"] < 2], real) == []  # a repetition missing
+
+
+def _synthetic_runs(cases: list[tuple[int, int, str, float | None, list[float]]]) -> pd.DataFrame:
+    """Runs as runs.csv holds them: (files, folders, kind, size, makespan per repetition)."""
+    return pd.DataFrame([{
+        "case_id": f"{files}-{folders}-{kind}-{size}-{r}", "files": files, "folders": folders, "kind": kind,
+        "size": size, "repetition": r, "mode": "virtual", "makespan_s": makespan, "files_ok": files + folders,
+        "files_failed": 0, "files_skipped": 0, "expected_mean_makespan_s": None, "max_progress_gap_s": 1.0,
+        "server_peak_inflight": 1, "harness_overhead_pct": 0.0,
+    } for files, folders, kind, size, makespans in cases for r, makespan in enumerate(makespans)])
+
+
+NO_FILES = pd.DataFrame({"case_id": [], "status": [], "error_kind": []})
+
+
+def test_runs_with_different_folder_counts_are_never_pooled() -> None:
+    runs = _synthetic_runs([(10, 0, "sequential", None, [200.0, 210.0, 190.0]),
+                            (10, 2, "sequential", None, [400.0, 420.0, 380.0])])
+    summary = summary_table(runs, NO_FILES)
+    assert list(summary["folders"]) == [0, 2] and list(summary["reps"]) == [3, 3]
+    assert list(summary["makespan_s_mean"]) == pytest.approx([200.0, 400.0])
+    assert list(summary.columns[:3]) == ["files", "folders", "strategy"]
+    rows = seed_table_rows(runs)
+    assert [(r.folders, r.makespan_s_mean) for r in rows] == [(0, pytest.approx(200.0)), (2, pytest.approx(400.0))]
+    assert rows[0].seed_makespan_s == 200 and rows[1].seed_makespan_s is None  # the seed ran no folders
+    # results written before the folders column existed ran none
+    old = summary_table(runs[runs["folders"] == 0].drop(columns=["folders"]), NO_FILES)
+    assert list(old["folders"]) == [0] and list(old["reps"]) == [3]
+
+
+def test_the_paired_speedup_compares_each_repetition_with_its_own_sequential_run() -> None:
+    sequential = [100.0, 200.0, 300.0, 150.0]
+    batch = [25.0, 40.0, 90.0, 30.0]  # speedups 75%, 80%, 70%, 80% (means give 1 - 185/750 = 75.33%)
+    runs = _synthetic_runs([(10, 0, "sequential", None, sequential), (10, 0, "batch", 8.0, batch),
+                            (10, 2, "sequential", None, [1000.0] * 4)])  # another folder count: not the base
+    row = next(r for r in seed_table_rows(runs) if r.strategy == "batch")
+    speedups = [75.0, 80.0, 70.0, 80.0]
+    assert row.paired_speedup_pct == pytest.approx(76.25)
+    # t(3) = 3.1824463, two-sided 95%
+    assert row.paired_speedup_pct_ci95 == pytest.approx(3.1824463 * statistics.stdev(speedups) / 2, rel=1e-6)
+    assert row.speedup_pct == pytest.approx(100 * (1 - 185 / 750))  # the ratio of means, kept
+    [frame] = seed_table_frames(seed_table_rows(runs)).values()
+    assert list(frame["Speedup measured"]) == [f"76.2 ± {row.paired_speedup_pct_ci95:.1f}%"]
+
+
+def test_percentiles_are_shown_only_where_the_repetitions_support_them() -> None:
+    runs = _synthetic_runs([(3, 0, "sequential", None, [60.0, 61.0]),
+                            (4, 0, "sequential", None, [float(v) for v in range(1, 21)])])
+    two, twenty = summary_table(runs, NO_FILES).to_dict("records")
+    assert pd.isna(two["makespan_s_p50"]) and pd.isna(two["makespan_s_p95"])
+    assert twenty["makespan_s_p50"] == pytest.approx(10.5)
+    assert twenty["makespan_s_p95"] == pytest.approx(19.05)  # linear interpolation, as numpy's default
