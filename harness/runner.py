@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from mock_onyx import (
 )
 from mock_onyx.clock import SELECTOR_ROUNDING_S
 from mock_onyx.inprocess import InProcessTransport
+from mock_onyx.stats import RUN_HEADER
 
 REAL_TIME = 1.0
 IN_PROCESS_URL = "http://mock-onyx.in-process"
@@ -108,8 +110,11 @@ async def run_once(config: RunConfig) -> RunResult:
         clock = SimClock(target.time_scale, wake_early_s=0.0 if config.mode is Mode.VIRTUAL
                          else SELECTOR_ROUNDING_S)
         credentials = Credentials.from_environment() if config.target else Credentials()
-        async with harness_client(target.url, config.transport, credentials,
-                                  target.transport) as (client, counter):
+        # Every request names this run: a mock counts its attempts and stats per run, so two
+        # identical runs against one running server draw the same latencies and faults.
+        run_id = uuid.uuid4().hex
+        async with harness_client(target.url, config.transport, credentials, target.transport,
+                                  headers={RUN_HEADER: run_id}) as (client, counter):
             with _no_gc_pauses() if config.mode is Mode.REAL else nullcontext():
                 origin = clock.now()
                 extractor = OnyxExtractor(client, clock, origin, config.timeouts)
@@ -121,13 +126,14 @@ async def run_once(config: RunConfig) -> RunResult:
                 makespan = ctx.now()
             if config.cache is not None and cached is None:
                 config.cache.put(items, outcomes)
-            stats = await _mock_stats(client) if target.profile is not None else None
+            stats = await _mock_stats(client, run_id) if target.profile is not None else None
     expected = expected_mean = None
     if (target.profile is not None and cached is None
             and closed_form_applies(target.profile, [i.id for i in items], config.folders)):
         expected = expected_makespan_s(config.strategy, target.profile, [i.id for i in items])
         expected_mean = expected_mean_makespan_s(config.strategy, target.profile, config.files)
-    model = await _model_makespan_s(config, expected, makespan, replayable=cached is None)
+    model = await _model_makespan_s(config, target.profile, expected, makespan,
+                                    replayable=cached is None)
     overhead_s, overhead_pct = overhead(makespan, model)
     summary = RunSummary(
         strategy=config.strategy.name, size=config.strategy.size, n_files=config.files,
@@ -144,24 +150,22 @@ async def run_once(config: RunConfig) -> RunResult:
     return RunResult(summary, outcomes, tuple(ctx.events), stats)
 
 
-async def _model_makespan_s(config: RunConfig, expected: float | None, makespan: float,
-                            replayable: bool) -> float | None:
+async def _model_makespan_s(config: RunConfig, profile: Profile | None, expected: float | None,
+                            makespan: float, replayable: bool) -> float | None:
     """What the behaviour model gives this run's draws (``harness.overhead``).
 
     The closed form where it applies (fault-free files: exact, and free). Otherwise a real-mode
     run against the embedded mock is replayed on virtual time: the same profile, seed, extractor
     and strategy, so the same latencies and faults, with no wall clock to add overhead. A virtual
-    run is the model itself. A ``--target`` server keeps counting draws across clients, so its
-    run cannot be replayed; a real Onyx has no model: None."""
-    if config.target is not None:
-        return None
+    run is the model itself. A ``--target`` mock draws per run (``RUN_HEADER``), so its run is
+    replayed from the profile it serves; a real Onyx has no model: None."""
     if expected is not None:
         return expected
     if config.mode is Mode.VIRTUAL:
         return makespan
-    if not replayable:
+    if profile is None or not replayable:
         return None
-    replay = dataclasses.replace(config, mode=Mode.VIRTUAL, cache=None)
+    replay = dataclasses.replace(config, mode=Mode.VIRTUAL, cache=None, target=None, profile=profile)
     # A thread of its own: a virtual-time loop cannot run inside this (real-time) one.
     result = await asyncio.to_thread(run_blocking, replay)
     return result.summary.makespan_s
@@ -184,9 +188,10 @@ def _no_gc_pauses() -> Iterator[None]:
             gc.enable()
 
 
-async def _mock_stats(client: httpx.AsyncClient) -> dict[str, Any] | None:
+async def _mock_stats(client: httpx.AsyncClient, run_id: str) -> dict[str, Any] | None:
+    """The mock's counters for this run alone."""
     try:
-        response = await client.get("/_mock/stats")
+        response = await client.get("/_mock/stats", params={"run": run_id})
     except httpx.HTTPError:
         return None
     return response.json() if response.status_code == 200 else None

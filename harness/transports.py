@@ -139,11 +139,13 @@ def make_transport(kind: TransportKind) -> httpx.AsyncBaseTransport:
 async def harness_client(base_url: str, kind: TransportKind = TransportKind.AIOHTTP,
                          credentials: Credentials | None = None,
                          transport: httpx.AsyncBaseTransport | None = None,
+                         headers: dict[str, str] | None = None,
                          ) -> AsyncIterator[tuple[httpx.AsyncClient, InFlightCounter]]:
     """An ``httpx.AsyncClient`` for ``base_url`` over ``kind`` (or over ``transport``, such as the
-    mock served in-process), and its in-flight counter."""
+    mock served in-process), sending ``headers`` with every request, and its in-flight counter."""
     credentials = credentials or Credentials()
     counter = InFlightCounter(transport or make_transport(kind))
     async with _HarnessClient(base_url=base_url, transport=counter, timeout=None,
-                              headers=credentials.headers(), cookies=credentials.cookies()) as client:
+                              headers={**(headers or {}), **credentials.headers()},
+                              cookies=credentials.cookies()) as client:
         yield client, counter

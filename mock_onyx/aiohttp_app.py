@@ -34,12 +34,12 @@ async def serve(request: web.Request) -> web.StreamResponse:
     ))
     if outcome.endpoint is None:
         return await _play(request, outcome.reply, clock, arrival, {})
-    model.stats.record(outcome.endpoint, outcome.status, outcome.fault)
-    with model.stats.in_flight(outcome.endpoint):
+    model.stats.record(outcome.endpoint, outcome.status, outcome.fault, outcome.run)
+    with model.stats.in_flight(outcome.endpoint, outcome.run):
         try:
             return await _play(request, outcome.reply, clock, arrival, outcome.draw_headers)
         except (asyncio.CancelledError, ConnectionError):
-            model.stats.record_disconnect(outcome.endpoint)
+            model.stats.record_disconnect(outcome.endpoint, outcome.run)
             raise
 
 

@@ -36,8 +36,8 @@ class InProcessTransport(httpx.AsyncBaseTransport):
             cookies=_cookies(request.headers.get("cookie", "")), body=body))
         tracking = ExitStack()
         if outcome.endpoint is not None:
-            self.model.stats.record(outcome.endpoint, outcome.status, outcome.fault)
-            tracking.enter_context(self.model.stats.in_flight(outcome.endpoint))
+            self.model.stats.record(outcome.endpoint, outcome.status, outcome.fault, outcome.run)
+            tracking.enter_context(self.model.stats.in_flight(outcome.endpoint, outcome.run))
         try:
             return await self._play(request, outcome, arrival, tracking)
         except BaseException:
@@ -65,7 +65,7 @@ class InProcessTransport(httpx.AsyncBaseTransport):
 
     def _disconnected(self, outcome: Outcome) -> None:
         if outcome.endpoint is not None:
-            self.model.stats.record_disconnect(outcome.endpoint)
+            self.model.stats.record_disconnect(outcome.endpoint, outcome.run)
 
 
 class _PlannedStream(httpx.AsyncByteStream):

@@ -46,7 +46,7 @@ from mock_onyx.replies import (
     json_reply,
     ndjson_line,
 )
-from mock_onyx.stats import ServerStats
+from mock_onyx.stats import RUN_HEADER, UNLABELLED, ServerStats
 
 API_PREFIX = "/api"
 NO_KEY = "-"
@@ -98,20 +98,21 @@ class OnyxModel:
         if isinstance(matched, BodyReply):
             return Outcome(matched)
         endpoint, handler, params = matched
+        run = request.headers.get(RUN_HEADER, UNLABELLED)
         rejection_delay = self.behaviour.rejection_latency_s(endpoint)
         if self.profile.require_auth and not _authenticated(request):
             denied = {"detail": "Access denied. User is not authenticated."}
-            return Outcome(json_reply(403, denied, rejection_delay), endpoint)
+            return Outcome(json_reply(403, denied, rejection_delay), endpoint, run=run)
         accepted = handler(self, request, params)
         if isinstance(accepted, BodyReply):
-            return Outcome(accepted, endpoint)
-        attempt = self.stats.next_attempt(endpoint, accepted.key)
+            return Outcome(accepted, endpoint, run=run)
+        attempt = self.stats.next_attempt(endpoint, accepted.key, run)
         draw = self.behaviour.draw(endpoint, accepted.key, attempt)
         if draw.fault in REPLACING_FAULTS:
             reply = replacing_reply(draw, self.profile.retry_after_s, self.profile.hang_limit_s)
         else:
             reply = damage(accepted.respond(draw), draw)
-        return Outcome(reply, endpoint, draw)
+        return Outcome(reply, endpoint, draw, run)
 
     # -- the routes -------------------------------------------------------------------------
 
@@ -243,7 +244,8 @@ class OnyxModel:
 
     def _admin(self, request: MockRequest) -> Outcome:
         if request.method == "GET" and request.path == "/_mock/stats":
-            return Outcome(json_reply(200, self.stats.snapshot(), 0.0))
+            run = dict(request.query).get("run")
+            return Outcome(json_reply(200, self.stats.snapshot(run), 0.0))
         if request.method == "GET" and request.path == "/_mock/profile":
             return Outcome(json_reply(200, self.profile.to_document(), 0.0))
         if request.method == "POST" and request.path == "/_mock/reset":

@@ -60,6 +60,7 @@ class Outcome:
     reply: Reply
     endpoint: Endpoint | None = None
     draw: Draw | None = None
+    run: str = ""  # the client's run label (stats.RUN_HEADER), "" for none
 
     @property
     def fault(self) -> FaultKind | None:

@@ -1,4 +1,11 @@
-"""Counters the mock keeps and serves at ``GET /_mock/stats``: requests, faults, in flight, attempts."""
+"""Counters the mock keeps and serves at ``GET /_mock/stats``: requests, faults, in flight, attempts.
+
+A client may label its requests with a run (the ``x-onyx-bench-run`` header, ``RUN_HEADER``):
+each run then has counters of its own, and its attempts are counted apart, so two identical runs
+against one server draw identical latencies and faults, even when their requests interleave.
+``GET /_mock/stats?run=ID`` serves one run's counters; without ``run``, the server's lifetime
+totals (attempts: those of unlabelled requests).
+"""
 
 from __future__ import annotations
 
@@ -9,57 +16,90 @@ from typing import Any
 
 from mock_onyx.endpoints import Endpoint, FaultKind
 
+RUN_HEADER = "x-onyx-bench-run"
+UNLABELLED = ""
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self.requests: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.faults: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.attempts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.disconnects: Counter[str] = Counter()
+        self.in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.in_flight_total = 0
+        self.peak_total = 0
+
+    def enter(self, endpoint: Endpoint) -> None:
+        self.in_flight[endpoint] += 1
+        self.in_flight_total += 1
+        self.peak[endpoint] = max(self.peak[endpoint], self.in_flight[endpoint])
+        self.peak_total = max(self.peak_total, self.in_flight_total)
+
+    def leave(self, endpoint: Endpoint) -> None:
+        self.in_flight[endpoint] -= 1
+        self.in_flight_total -= 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "requests": {name: dict(counts) for name, counts in self.requests.items()},
+            "faults": {name: dict(counts) for name, counts in self.faults.items()},
+            "disconnects": dict(self.disconnects),
+            "in_flight": {"total": self.in_flight_total,
+                          "by_endpoint": {k: v for k, v in self.in_flight.items() if v}},
+            "peak_in_flight": {"total": self.peak_total, "by_endpoint": dict(self.peak)},
+            "attempts": {name: dict(counts) for name, counts in self.attempts.items()},
+        }
+
 
 class ServerStats:
-    """Mutable counters; every way of serving the model updates them through these methods."""
+    """Mutable counters; every way of serving the model updates them through these methods,
+    naming the run a request belongs to (``UNLABELLED`` for none)."""
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        self._requests: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        self._faults: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        self._attempts: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        self._disconnects: Counter[str] = Counter()
-        self._in_flight: Counter[str] = Counter()
-        self._peak: Counter[str] = Counter()
-        self._in_flight_total = 0
-        self._peak_total = 0
+        self._total = _Counters()
+        self._runs: dict[str, _Counters] = {}
 
-    def next_attempt(self, endpoint: Endpoint, key: str) -> int:
-        """Count one more attempt of ``key`` at ``endpoint``; return its number (1, 2, ...)."""
-        self._attempts[endpoint][key] += 1
-        return self._attempts[endpoint][key]
+    def _of(self, run: str) -> list[_Counters]:
+        if run == UNLABELLED:
+            return [self._total]
+        return [self._total, self._runs.setdefault(run, _Counters())]
 
-    def record(self, endpoint: Endpoint, status: int | None, fault: FaultKind | None) -> None:
-        self._requests[endpoint]["hang" if status is None else str(status)] += 1
-        if fault is not None:
-            self._faults[endpoint][fault] += 1
+    def next_attempt(self, endpoint: Endpoint, key: str, run: str = UNLABELLED) -> int:
+        """Count one more attempt of ``key`` at ``endpoint`` in ``run``; return its number (1, 2, ...)."""
+        counters = self._runs.setdefault(run, _Counters()) if run else self._total
+        counters.attempts[endpoint][key] += 1
+        return counters.attempts[endpoint][key]
 
-    def record_disconnect(self, endpoint: Endpoint) -> None:
+    def record(self, endpoint: Endpoint, status: int | None, fault: FaultKind | None,
+               run: str = UNLABELLED) -> None:
+        for counters in self._of(run):
+            counters.requests[endpoint]["hang" if status is None else str(status)] += 1
+            if fault is not None:
+                counters.faults[endpoint][fault] += 1
+
+    def record_disconnect(self, endpoint: Endpoint, run: str = UNLABELLED) -> None:
         """The client went away before its reply was complete (a timeout, a cancelled task)."""
-        self._disconnects[endpoint] += 1
+        for counters in self._of(run):
+            counters.disconnects[endpoint] += 1
 
     @contextmanager
-    def in_flight(self, endpoint: Endpoint) -> Iterator[None]:
+    def in_flight(self, endpoint: Endpoint, run: str = UNLABELLED) -> Iterator[None]:
         """Count a request as in flight from its arrival until its reply has ended."""
-        self._in_flight[endpoint] += 1
-        self._in_flight_total += 1
-        self._peak[endpoint] = max(self._peak[endpoint], self._in_flight[endpoint])
-        self._peak_total = max(self._peak_total, self._in_flight_total)
+        counters = self._of(run)
+        for c in counters:
+            c.enter(endpoint)
         try:
             yield
         finally:
-            self._in_flight[endpoint] -= 1
-            self._in_flight_total -= 1
+            for c in counters:
+                c.leave(endpoint)
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "requests": {name: dict(counts) for name, counts in self._requests.items()},
-            "faults": {name: dict(counts) for name, counts in self._faults.items()},
-            "disconnects": dict(self._disconnects),
-            "in_flight": {"total": self._in_flight_total,
-                          "by_endpoint": {k: v for k, v in self._in_flight.items() if v}},
-            "peak_in_flight": {"total": self._peak_total, "by_endpoint": dict(self._peak)},
-            "attempts": {name: dict(counts) for name, counts in self._attempts.items()},
-        }
+    def snapshot(self, run: str | None = None) -> dict[str, Any]:
+        if run is None or run == UNLABELLED:
+            return self._total.snapshot()
+        return self._runs.get(run, _Counters()).snapshot()

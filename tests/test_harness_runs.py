@@ -206,14 +206,34 @@ def test_the_suggested_time_scale_brings_the_overhead_under_2_percent_with_room(
     assert pct * scale / suggested < 2.0 / 1.25 + 1e-9
 
 
-async def test_a_run_against_a_running_server_states_no_overhead_it_cannot_know(mock) -> None:
-    # A server started apart keeps counting draws across clients (and a real Onyx has no model):
-    # no model makespan, so no overhead, rather than one measured against the wrong draws.
-    async with mock(seed=5) as (server, _):
-        result = await run_once(RunConfig(files=2, strategy=make_strategy("batch", 2), target=server.url))
-    assert result.summary.files_ok == 2
-    assert result.summary.model_makespan_s is None and result.summary.harness_overhead_s is None
-    assert result.summary.harness_overhead_pct is None
+async def test_two_identical_runs_against_one_running_server_draw_the_same_and_count_apart(mock) -> None:
+    # A server started apart counts attempts per run (the run header): a second identical run, and
+    # one run while another client shares the server, draw the same latencies and faults, and each
+    # reports its own peak in flight, not the server's lifetime peak.
+    async with mock(seed=5, faults={"send_message": {"http_500": 0.3}}) as (server, _):
+        def config(files: int, size: int) -> RunConfig:
+            return RunConfig(files=files, strategy=make_strategy("batch", size), target=server.url)
+        first = await run_once(config(6, 3))
+        second = await run_once(config(6, 3))
+        shared, other = await asyncio.gather(run_once(config(6, 3)), run_once(config(9, 9)))
+    for run in (second, shared):
+        assert drawn_latencies(run) == drawn_latencies(first)
+        assert [(o.status, o.error_kind, o.attempts) for o in run.outcomes] == \
+            [(o.status, o.error_kind, o.attempts) for o in first.outcomes]
+    # per run: never more than its batch of 3, although the other client had more at once
+    assert first.summary.server_peak_inflight <= 3 and shared.summary.server_peak_inflight <= 3
+    assert other.summary.server_peak_inflight >= 4
+    assert first.server_stats and first.server_stats["requests"]["send_message"] == \
+        shared.server_stats["requests"]["send_message"]
+    # the model of a run against a mock is known again: the same run replayed on virtual time
+    assert first.summary.model_makespan_s is not None
+    assert first.summary.harness_overhead_s == pytest.approx(
+        first.summary.makespan_s - first.summary.model_makespan_s, abs=1e-5)
+
+
+def drawn_latencies(result) -> list[tuple[int, str, float | None]]:
+    return [(call["id"], call["endpoint"], call["drawn_latency_s"]) for call in result.call_rows()]
+
 
 
 def test_the_persona_is_fetched_as_production_does_concurrently_and_never_under_a_lock() -> None:
