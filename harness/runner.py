@@ -19,6 +19,7 @@ import looptime
 from harness.cache import ContextCache
 from harness.expected import closed_form_applies, expected_makespan_s, expected_mean_makespan_s
 from harness.extractor import OnyxExtractor, Timeouts
+from harness.limits import ensure_descriptors, planned_in_flight
 from harness.modes import Mode
 from harness.overhead import overhead
 from harness.outcomes import ItemKind, Status, WorkItem
@@ -106,6 +107,9 @@ async def _remote_mock_profile(url: str) -> Profile | None:
 
 async def run_once(config: RunConfig) -> RunResult:
     items = config.items()
+    if config.mode is Mode.REAL:
+        ensure_descriptors(planned_in_flight(config.strategy.name, config.strategy.size, config.files,
+                                             config.folders), embedded=config.target is None)
     async with _target(config) as target:
         clock = SimClock(target.time_scale, wake_early_s=0.0 if config.mode is Mode.VIRTUAL
                          else SELECTOR_ROUNDING_S)
