@@ -5,7 +5,7 @@ the persona list (cached once answered; files that start before then each ask, a
 do), create a chat session, the simple API and, on its 404, the streamed send-message. An error
 packet or an empty answer means one more chat in the same session with a softer prompt. A folder
 is fetched, its INDEXED files kept, and summarized through the same chat path. Per-operation
-timeouts are in simulated seconds on the run's clock.
+timeouts are idle limits, as production's read timeouts are, in simulated seconds on the run's clock.
 
 ``extract`` never raises for an item: it returns an ``ItemOutcome``. Decisions the seed leaves open:
 a file the indexing status reports as not indexed is skipped (``not_indexed``), one it leaves out
@@ -45,7 +45,8 @@ DRAWN_LATENCY_HEADER = "x-mock-latency-s"
 @dataclass(frozen=True)
 class Timeouts:
     """Per-operation timeouts in simulated seconds: production's (indexing status 30 s, persona
-    10 s, create session 10 s, chat 180 s)."""
+    10 s, create session 10 s, chat 180 s); the folder's 30 s is the harness's own. Each limits a
+    wait for bytes, not a whole call (``OnyxExtractor._call``)."""
 
     indexing_status_s: float = 30.0
     persona_s: float = 10.0
@@ -127,7 +128,7 @@ class OnyxExtractor:
     async def _folder(self, item: WorkItem, trace: _Trace) -> None:
         try:
             folder = await self._call("folder", self._timeouts.folder_s, trace,
-                                      lambda: self._get_json(f"{self._base}/user/folder/{item.id}"))
+                                      lambda _: self._get_json(f"{self._base}/user/folder/{item.id}"))
         except _Stop as stop:
             if stop.kind is ErrorKind.HTTP_STATUS and trace.calls[-1].status_code == 404:
                 raise _Stop(Status.SKIPPED, ErrorKind.NOT_FOUND, "folder not found") from None
@@ -142,7 +143,7 @@ class OnyxExtractor:
         try:
             statuses = await self._call(
                 "indexing_status", self._timeouts.indexing_status_s, trace,
-                lambda: self._get_json(f"{self._base}/user/file/indexing-status?file_ids={file_id}"))
+                lambda _: self._get_json(f"{self._base}/user/file/indexing-status?file_ids={file_id}"))
         except _Stop:
             return None
         if not isinstance(statuses, dict):
@@ -154,7 +155,7 @@ class OnyxExtractor:
     async def _summarize(self, item: WorkItem, file_ids: list[int], trace: _Trace) -> None:
         persona_id = await self._persona(trace)
         created = await self._call("create_chat_session", self._timeouts.create_session_s, trace,
-                                   lambda: self._post_json(self._urls["/chat/create-chat-session"], {
+                                   lambda _: self._post_json(self._urls["/chat/create-chat-session"], {
                                        "persona_id": persona_id,
                                        "description": session_description(item)}))
         session_id = created["chat_session_id"]
@@ -173,7 +174,7 @@ class OnyxExtractor:
             return self._persona_id
         try:
             personas = await self._call("persona", self._timeouts.persona_s, trace,
-                                        lambda: self._get_json(self._urls["/persona"]))
+                                        lambda _: self._get_json(self._urls["/persona"]))
         except _Stop:
             return 0
         defaults = [p["id"] for p in personas if p.get("is_default_persona")]
@@ -181,7 +182,7 @@ class OnyxExtractor:
         return self._persona_id
 
     async def _chat(self, session_id: str, file_ids: list[int], prompt: str, trace: _Trace) -> _Answer:
-        simple = await self._call("simple_api", self._timeouts.chat_s, trace, lambda: self._post_json(
+        simple = await self._call("simple_api", self._timeouts.chat_s, trace, lambda _: self._post_json(
             self._urls["/chat/send-message-simple-api"], {"chat_session_id": session_id, "message": prompt,
                                               "retrieval_options": RETRIEVAL}, allow=frozenset({404})))
         if simple is not None:
@@ -190,14 +191,18 @@ class OnyxExtractor:
                 "file_descriptors": [], "prompt_id": None, "search_doc_ids": None,
                 "retrieval_options": RETRIEVAL, "user_file_ids": file_ids}
         return await self._call("send_message", self._timeouts.chat_s, trace,
-                                lambda: self._stream_answer(body))
+                                lambda progress: self._stream_answer(body, progress))
 
-    async def _stream_answer(self, body: dict[str, Any]) -> _Received[_Answer]:
+    async def _stream_answer(self, body: dict[str, Any],
+                             progress: Callable[[], None]) -> _Received[_Answer]:
+        """The streamed answer; ``progress()`` on the response head and on every line received."""
         answer, pieces = _Answer(), []
         async with self._client.stream("POST", self._urls["/chat/send-message"], json=body) as response:
+            progress()
             if response.status_code != 200:
                 raise _StatusError(response.status_code)
             async for line in response.aiter_lines():
+                progress()
                 if not line.strip():
                     continue
                 try:
@@ -224,12 +229,21 @@ class OnyxExtractor:
         return _Received(_json_or_status(response, allow), response)
 
     async def _call(self, endpoint: str, timeout_s: float, trace: _Trace,
-                    send: Callable[[], Awaitable[_Received[T]]]) -> T:
-        """Run one HTTP call under its timeout; record it; turn any failure into ``_Stop``."""
-        start = self.now()
+                    send: Callable[[Callable[[], None]], Awaitable[_Received[T]]]) -> T:
+        """Run one HTTP call under its timeout; record it; turn any failure into ``_Stop``.
+
+        The timeout is an idle limit, as production's ``httpx.AsyncClient(timeout=...)`` read
+        timeout is: it bounds each wait for bytes, not the call. The deadline starts when the
+        request is sent and moves to ``timeout_s`` after each sign of progress that ``send``
+        reports through the callback it is given (the response head, each line of a stream), so a
+        stream that keeps sending is never cut, and a stall fails ``timeout_s`` after its last
+        byte. There is no overall deadline, as production has none. A JSON body arrives in one
+        piece with its head, so those calls need no progress: one deadline from sending suffices.
+        """
+        start, loop, wall_limit = self.now(), asyncio.get_running_loop(), self._clock.to_wall(timeout_s)
         try:
-            async with asyncio.timeout(self._clock.to_wall(timeout_s)):
-                received = await send()
+            async with asyncio.timeout(wall_limit) as deadline:
+                received = await send(lambda: deadline.reschedule(loop.time() + wall_limit))
         except _StatusError as error:
             trace.calls.append(CallRecord(endpoint, start, self.now(), error.status_code, error.kind))
             raise _Stop(Status.FAILED, error.kind, f"{endpoint}: HTTP {error.status_code}") from None
