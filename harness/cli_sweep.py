@@ -14,12 +14,14 @@ from harness.overhead import inflight_warning, overhead_warning
 from reports.formats import DEFAULT_IDLE_TIMEOUT_S, IMAGE_FORMATS
 
 if TYPE_CHECKING:  # the commands import these (pandas, matplotlib, the runner) in their bodies
-    from harness.store import ResultsStore
+    from harness.store import CaseFailure, ResultsStore
     from harness.sweep import SweepPlan
     from reports.cross_check import CrossCheckRow
-    from scenarios import LoadedScenario
+    from scenarios import Case, LoadedScenario
 
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process the signal ended
+FAILURE_LINES = 10  # failed cases named one per line; the rest counted
 DEFAULT_JOBS = 2  # this class of machine has 2 cores; one case per core
 MODES = [mode.value for mode in Mode]
 
@@ -35,23 +37,34 @@ def list_scenarios() -> None:
 
 
 def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool) -> ResultsStore:
-    """Run (or finish) a sweep with a progress bar; on Ctrl-C keep what finished and exit 130."""
-    from harness.store import ResultsStore, load_runs
-    from harness.sweep import executor_for, plan_sweep, run_sweep
+    """Run (or finish) a sweep with a progress bar; on Ctrl-C (or SIGTERM) keep what finished and
+    exit 130 (or 143); if cases failed, store every other one, name them and exit 1."""
+    from harness.store import ResultsStore
+    from harness.sweep import SweepTerminated, executor_for, plan_sweep, run_sweep, sigterm_interrupts
 
     store = ResultsStore(out)
     plan: SweepPlan = plan_sweep(loaded, store, resume)
     click.echo(f"{loaded.scenario.name}: {plan.total} cases, {plan.already_done} already done, "
                f"{len(plan.tasks)} to run with {jobs} job(s); results in {out}", err=True)
     try:
-        with click.progressbar(length=plan.total, label="cases", file=sys.stderr,
-                               show_pos=True) as bar:
+        with sigterm_interrupts(), click.progressbar(length=plan.total, label="cases", file=sys.stderr,
+                                                     show_pos=True) as bar:
             bar.update(plan.already_done)
-            run_sweep(plan, store, executor_for(jobs), on_case=lambda case: bar.update(1))
-    except KeyboardInterrupt:
-        click.echo(f"interrupted: {len(store.finished())} of {plan.total} cases kept in {out}; "
-                   f"run again with --resume to finish", err=True)
-        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+            failures = run_sweep(plan, store, executor_for(jobs), on_case=lambda case: bar.update(1))
+    except KeyboardInterrupt as interruption:
+        terminated = isinstance(interruption, SweepTerminated)
+        click.echo(f"{'terminated' if terminated else 'interrupted'}: {len(store.finished())} of "
+                   f"{plan.total} cases kept in {out}; run again with --resume to finish", err=True)
+        raise click.exceptions.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
+    _warn_about_overhead(out)
+    if failures:
+        _fail_with(failures, plan.total, out)
+    return store
+
+
+def _warn_about_overhead(out: Path) -> None:
+    from harness.store import load_runs
+
     runs = load_runs(out)
     if not runs.empty and "harness_overhead_pct" in runs:
         # Judged per case (mean over repetitions): one stalled run on a shared machine is noise.
@@ -65,7 +78,19 @@ def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool) -> Result
                 int(worst["server_peak_inflight"]), int(worst["client_peak_inflight"]))):
             if line is not None:
                 click.echo(line, err=True)
-    return store
+
+
+def _fail_with(failures: list[tuple[Case, CaseFailure]], total: int, out: Path) -> None:
+    """One line per failed case (the first few), then the one-line error: exit status 1."""
+    from harness.store import FAILED
+
+    for case, failure in failures[:FAILURE_LINES]:
+        click.echo(f"failed: {case.case_id}: {failure.reason}", err=True)
+    if len(failures) > FAILURE_LINES:
+        click.echo(f"failed: ... and {len(failures) - FAILURE_LINES} more", err=True)
+    raise click.ClickException(
+        f"{len(failures)} of {total} cases failed (tracebacks in {out / FAILED}); every other case is "
+        f"stored: run again with --resume to retry the failed ones")
 
 
 @click.command()

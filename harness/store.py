@@ -6,11 +6,14 @@
         summary.json             the case's grid point and its ``RunSummary``
         files.csv                one row per item (columns: ``harness.results``)
         events.csv, calls.csv    progress events and HTTP calls
+    DIR/failed/<case_id>.json    a case whose run raised, written atomically: its grid point, the
+                                 exception's type and message, and the traceback. Not a finished
+                                 case: ``--resume`` runs it again, and its success removes this file
     DIR/runs.csv, DIR/files.csv  every finished case together, rewritten after each sweep
     DIR/cross-check/             ``reproduce``'s cross-check on real sockets: a results directory
 
 ``load_runs(DIR)`` and ``load_files(DIR)`` read them into pandas, from the case folders, so they
-work on an interrupted sweep too.
+work on an interrupted sweep too; neither lists a failed case. ``load_failures(DIR)`` does.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 import platform
 import shutil
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -36,6 +39,7 @@ from scenarios import Case, LoadedScenario
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CASES = "cases"
+FAILED = "failed"
 # ``reproduce``'s cross-check through real sockets: a results directory of its own, inside the main one
 CROSS_CHECK = "cross-check"
 TEMP_PREFIX = ".tmp-"
@@ -47,10 +51,26 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(temp, path)
 
 
+@dataclass(frozen=True)
+class CaseFailure:
+    """A case whose run raised instead of returning a result."""
+
+    error: str  # the exception's type name
+    message: str
+    traceback: str
+
+    @property
+    def reason(self) -> str:
+        """One line: the type and the message."""
+        message = " ".join(self.message.split())
+        return f"{self.error}: {message}" if message else self.error
+
+
 class ResultsStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.cases_dir = root / CASES
+        self.failed_dir = root / FAILED
 
     def prepare(self, loaded: LoadedScenario, resume: bool) -> None:
         """Create the directory and manifest, or check that a resumed one is for this scenario."""
@@ -68,6 +88,8 @@ class ResultsStore:
             write_atomically(manifest_path, json.dumps(_manifest(loaded), indent=2))
         for leftover in self.cases_dir.glob(f"{TEMP_PREFIX}*"):
             shutil.rmtree(leftover, ignore_errors=True)  # a case cut short by an interruption
+        for leftover in self.failed_dir.glob(f"{TEMP_PREFIX}*"):
+            leftover.unlink(missing_ok=True)
 
     def finished(self) -> set[str]:
         if not self.cases_dir.is_dir():
@@ -89,6 +111,12 @@ class ResultsStore:
             _write_csv(temp / name, [*columns, "case_id"],
                        [{**row, "case_id": case.case_id} for row in rows])
         os.rename(temp, final)
+        (self.failed_dir / f"{case.case_id}.json").unlink(missing_ok=True)  # it failed before
+
+    def write_failure(self, case: Case, failure: CaseFailure) -> None:
+        self.failed_dir.mkdir(exist_ok=True)
+        record = {**case_columns(case), **asdict(failure)}
+        write_atomically(self.failed_dir / f"{case.case_id}.json", json.dumps(record, indent=2))
 
     def write_combined(self) -> None:
         for name, frame in (("runs.csv", load_runs(self.root)), ("files.csv", load_files(self.root))):
@@ -116,6 +144,14 @@ def load_manifest(root: Path) -> dict[str, Any]:
 def load_runs(root: Path) -> pd.DataFrame:
     """One row per finished case: the grid point and its summary."""
     rows = [json.loads((folder / "summary.json").read_text()) for folder in _case_folders(root)]
+    return pd.DataFrame(rows).sort_values("case_id", ignore_index=True) if rows else pd.DataFrame()
+
+
+def load_failures(root: Path) -> pd.DataFrame:
+    """One row per failed case (not run again since): the grid point, error, message, traceback."""
+    folder = root / FAILED
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    rows = [json.loads(path.read_text()) for path in paths if not path.name.startswith(TEMP_PREFIX)]
     return pd.DataFrame(rows).sort_values("case_id", ignore_index=True) if rows else pd.DataFrame()
 
 

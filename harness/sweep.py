@@ -4,6 +4,10 @@ An executor takes picklable ``CaseTask``s and yields ``(task, result)`` pairs as
 ``InlineExecutor`` runs them one after another in this process; ``ProcessExecutor`` runs up to
 ``jobs`` at once, each in its own process with its own embedded mock (so cases do not share a
 core's event loop and distort each other's timing). A Dask executor would be a third class.
+
+A case that raises does not stop the sweep: its executor yields a ``CaseFailure`` (the exception's
+type, message and traceback) instead of a ``RunResult``, the store records it, and the sweep goes on.
+SIGTERM during a sweep (``sigterm_interrupts``) is handled as Ctrl-C is: ``SweepTerminated``.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import os
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +29,7 @@ from typing import Any, Protocol
 
 from harness.results import RunResult
 from harness.runner import Mode, RunConfig, run_blocking
-from harness.store import ResultsStore
+from harness.store import CaseFailure, ResultsStore
 from harness.strategies import make_strategy
 from harness.transports import TransportKind
 from mock_onyx import profile_from_mapping
@@ -47,14 +54,30 @@ def run_case(task: CaseTask) -> RunResult:
     return run_blocking(config)
 
 
+CaseOutcome = RunResult | CaseFailure
+
+
+def failure_of(error: BaseException) -> CaseFailure:
+    return CaseFailure(type(error).__name__, str(error),
+                       "".join(traceback.format_exception(error)).rstrip())
+
+
+def run_case_recording_failure(task: CaseTask) -> CaseOutcome:
+    """``run_case``, with an exception it raises returned as the case's ``CaseFailure``."""
+    try:
+        return run_case(task)
+    except Exception as error:  # any bug or bad input of one case: recorded, the sweep goes on
+        return failure_of(error)
+
+
 class CaseExecutor(Protocol):
-    def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, RunResult]]: ...
+    def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, CaseOutcome]]: ...
 
 
 class InlineExecutor:
-    def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, RunResult]]:
+    def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, CaseOutcome]]:
         for task in tasks:
-            yield task, run_case(task)
+            yield task, run_case_recording_failure(task)
 
 
 PARENT_CHECK_S = 0.2
@@ -62,7 +85,8 @@ PARENT_CHECK_S = 0.2
 
 def _worker_init() -> None:
     """In each worker: Ctrl-C is the parent's to handle, and a worker never outlives its parent
-    (a sweep killed with SIGKILL must not leave cases running)."""
+    (a sweep killed with SIGKILL must not leave cases running). SIGTERM keeps its default: the
+    pool ends its workers with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
 
@@ -78,14 +102,14 @@ class ProcessExecutor:
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
 
-    def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, RunResult]]:
+    def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, CaseOutcome]]:
         pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_worker_init,
                                    mp_context=multiprocessing.get_context("spawn"))
-        pending: dict[Future[RunResult], CaseTask] = {}
+        pending: dict[Future[CaseOutcome], CaseTask] = {}
         queue = iter(tasks)
         try:
             for task in queue:  # keep exactly `jobs` cases in flight, in grid order
-                pending[pool.submit(run_case, task)] = task
+                pending[pool.submit(run_case_recording_failure, task)] = task
                 if len(pending) >= self.jobs:
                     break
             while pending:
@@ -94,14 +118,25 @@ class ProcessExecutor:
                     task = pending.pop(future)
                     following = next(queue, None)
                     if following is not None:
-                        pending[pool.submit(run_case, following)] = following
-                    yield task, future.result()
+                        pending[pool.submit(run_case_recording_failure, following)] = following
+                    yield task, _outcome(future)
         finally:
             # On an interruption, cases still running are abandoned: their results were never
             # written, so --resume runs them again. Terminate the workers rather than wait.
             for process in list(getattr(pool, "_processes", {}).values()):
                 process.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _outcome(future: Future[CaseOutcome]) -> CaseOutcome:
+    """A finished case's outcome; a result that could not come back (unpicklable) is its failure.
+    A dead worker breaks the whole pool: that is not one case's failure, so it propagates."""
+    error = future.exception()
+    if error is None:
+        return future.result()
+    if isinstance(error, BrokenProcessPool):
+        raise error
+    return failure_of(error)
 
 
 @dataclass(frozen=True)
@@ -124,14 +159,40 @@ def plan_sweep(loaded: LoadedScenario, store: ResultsStore, resume: bool,
 
 
 def run_sweep(plan: SweepPlan, store: ResultsStore, executor: CaseExecutor,
-              on_case: Callable[[Case], None] = lambda case: None) -> None:
-    """Run the planned cases, writing each as it finishes; the combined tables at the end."""
+              on_case: Callable[[Case], None] = lambda case: None) -> list[tuple[Case, CaseFailure]]:
+    """Run the planned cases, writing each as it finishes (or its failure, and going on); the
+    combined tables at the end. Returns the cases that failed, in the order they finished."""
+    failures: list[tuple[Case, CaseFailure]] = []
     try:
-        for task, result in executor.run(plan.tasks):
-            store.write_case(task.case, result)
+        for task, outcome in executor.run(plan.tasks):
+            if isinstance(outcome, CaseFailure):
+                store.write_failure(task.case, outcome)
+                failures.append((task.case, outcome))
+            else:
+                store.write_case(task.case, outcome)
             on_case(task.case)
     finally:
         store.write_combined()
+    return failures
+
+
+class SweepTerminated(KeyboardInterrupt):
+    """SIGTERM arrived during a sweep: handled as Ctrl-C is (finished cases kept, tables written)."""
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While in the block, SIGTERM raises ``SweepTerminated`` in the main thread, once (a second
+    one while the sweep cleans up is ignored: SIGKILL is the way to stop it at once)."""
+    def handle(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SweepTerminated
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def executor_for(jobs: int) -> CaseExecutor:

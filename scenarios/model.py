@@ -33,6 +33,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     field_validator,
+    model_validator,
 )
 
 from mock_onyx import Profile, profile_from_mapping
@@ -50,9 +51,24 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _no_duplicates(key: str, values: tuple[int, ...]) -> tuple[int, ...]:
+    """A grid value given twice would be one case run twice: refuse it, naming it and the fix."""
+    repeated = next((value for i, value in enumerate(values) if value in values[:i]), None)
+    if repeated is not None:
+        once = ", ".join(str(value) for value in dict.fromkeys(values))
+        raise ConfigError(key, f"lists {repeated} more than once",
+                          f"list each value once: {key.rsplit('.', 1)[-1]} = [{once}]")
+    return values
+
+
 class Workload(_Frozen):
     files: Annotated[tuple[Count, ...], Field(min_length=1)]
     folders: Annotated[tuple[Count, ...], Field(min_length=1)] = (0,)
+
+    @field_validator("files", "folders")
+    @classmethod
+    def _each_value_once(cls, value: tuple[int, ...], info: Any) -> tuple[int, ...]:
+        return _no_duplicates(f"workload.{info.field_name}", value)
 
 
 class StrategyGrid(_Frozen):
@@ -72,7 +88,7 @@ class StrategyGrid(_Frozen):
         kind = info.data.get("kind")
         if value is not None and kind not in SIZED_KINDS:
             raise ConfigError("size", f"{kind} takes no size", "remove size, or use batch or window")
-        return value
+        return _no_duplicates("size", value) if isinstance(value, tuple) else value
 
     def sizes(self) -> tuple[int | None, ...]:
         if self.size is None:
@@ -99,6 +115,18 @@ class Scenario(_Frozen):
                 raise ConfigError(f"server.{key}", "is set per scenario, not per server",
                                   f"move {key} to the top level of the scenario")
         return value
+
+    @model_validator(mode="after")
+    def _each_strategy_once(self) -> Scenario:
+        seen: set[tuple[str, int | None]] = set()
+        for grid in self.strategies:
+            for size in grid.sizes():
+                if (grid.kind, size) in seen:
+                    name = grid.kind if size is None else f"{grid.kind} size {size}"
+                    raise ConfigError("strategies", f"lists {name} more than once",
+                                      "give each kind (and size) in one [[strategies]] table, once")
+                seen.add((grid.kind, size))
+        return self
 
     def profile(self, repetition: int, source: str, base_dir: Path | None = None) -> Profile:
         """The server profile of repetition ``repetition`` (common to every strategy)."""

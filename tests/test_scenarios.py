@@ -57,6 +57,11 @@ MISTAKES = [
     ("[server.faults.send_message]\nreset = 2.0", "faults.send_message.reset", "less than or equal"),
     ("[server]\nseed = 3", "server.seed", "top level"),
     ("name = 'two words'", "name", "pattern"),
+    ("[[strategies]]\nkind = 'batch'\nsize = [8, 8]", "size", "lists 8 more than once"),
+    ("[workload]\nfiles = [10, 10]", "workload.files", "lists 10 more than once"),
+    ("[workload]\nfiles = [1]\nfolders = [0, 2, 0]", "workload.folders", "folders = [0, 2]"),
+    ("[[strategies]]\nkind = 'batch'\nsize = 8\n[[strategies]]\nkind = 'batch'\nsize = [5, 8]", "strategies",
+     "batch size 8 more than once"),
 ]
 
 
@@ -97,6 +102,23 @@ def test_bad_sweep_input_exits_2_and_writes_nothing(tmp_path: Path, args: list[s
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ("[[strategies]]\nkind = 'batch'\nsize = [8, 8]",
+     "size: lists 8 more than once; fix: list each value once: size = [8]"),
+    ("[workload]\nfiles = [10, 10]", "workload.files: lists 10 more than once"),
+    ("[workload]\nfiles = [1]\nfolders = [0, 0]", "workload.folders: lists 0 more than once"),
+])
+def test_a_duplicate_grid_value_exits_2_before_anything_runs(tmp_path: Path, change: str, words: str) -> None:
+    scenario, out = tmp_path / "dup.toml", tmp_path / "out"
+    scenario.write_text(_mutated(change))
+    result = CliRunner().invoke(main, ["sweep", str(scenario), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"onyx-bench: error: {scenario}: {words}")
+    assert "fix: list each value once" in lines[0]
     assert not out.exists()
 
 

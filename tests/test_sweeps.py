@@ -12,12 +12,14 @@ import time
 from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.store import ResultsStore, load_calls, load_files, load_manifest, load_runs
-from harness.sweep import InlineExecutor, plan_sweep, run_sweep
+import harness.sweep
+from harness.store import ResultsStore, load_calls, load_failures, load_files, load_manifest, load_runs
+from harness.sweep import CaseTask, InlineExecutor, ProcessExecutor, plan_sweep, run_sweep
 from scenarios import builtin_names, load_scenario, parse_scenario
 from tests.test_scenarios import GOOD
 
@@ -74,7 +76,7 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _sweep_until(scenario: Path, out: Path, cases: int, signum: int, resume: bool) -> int:
+def _sweep_until(scenario: Path, out: Path, cases: int, signum: int, resume: bool) -> tuple[int, str]:
     args = [str(SCRIPT), "sweep", str(scenario), "--out", str(out), "--jobs", "2"]
     # Ctrl-C as a terminal delivers it, even when this test runs as a background job of a
     # non-interactive shell, which starts its children with SIGINT ignored.
@@ -86,8 +88,8 @@ def _sweep_until(scenario: Path, out: Path, cases: int, signum: int, resume: boo
             break
         time.sleep(0.02)
     process.send_signal(signum)
-    process.communicate(timeout=30)
-    return process.returncode
+    _, stderr = process.communicate(timeout=30)
+    return process.returncode, stderr
 
 
 @pytest.mark.slow
@@ -96,10 +98,10 @@ def test_interrupted_sweeps_resume_to_the_same_results(tmp_path: Path) -> None:
     scenario = _write(tmp_path, text)
     total = len(parse_scenario(text, "t", None).scenario.cases())
     out = tmp_path / "interrupted"
-    assert _sweep_until(scenario, out, 3, signal.SIGINT, resume=False) == 130
+    assert _sweep_until(scenario, out, 3, signal.SIGINT, resume=False)[0] == 130
     after_sigint = _snapshot(out)
     assert 3 <= len(after_sigint) < total
-    assert _sweep_until(scenario, out, len(after_sigint) + 3, signal.SIGKILL, resume=True) == -9
+    assert _sweep_until(scenario, out, len(after_sigint) + 3, signal.SIGKILL, resume=True)[0] == -9
     after_sigkill = _snapshot(out)
     assert len(after_sigkill) > len(after_sigint)
     finish = subprocess.run([str(SCRIPT), "sweep", str(scenario), "--out", str(out), "--jobs", "2",
@@ -122,6 +124,93 @@ def test_interrupted_sweeps_resume_to_the_same_results(tmp_path: Path) -> None:
     for runs in (a, b):
         overhead = runs["makespan_s"] - runs["model_makespan_s"]
         assert list(overhead) == pytest.approx(list(runs["harness_overhead_s"]), abs=1e-5)
+
+
+@pytest.mark.slow
+def test_sigterm_is_handled_as_ctrl_c_and_the_sweep_resumes(tmp_path: Path) -> None:
+    text = GOOD.replace("repetitions = 2", "repetitions = 1").replace("time_scale = 0.004", "time_scale = 0.002")
+    scenario = _write(tmp_path, text)
+    total = len(parse_scenario(text, "t", None).scenario.cases())
+    out = tmp_path / "terminated"
+    code, stderr = _sweep_until(scenario, out, 2, signal.SIGTERM, resume=False)
+    assert code == 143, stderr
+    kept = _snapshot(out)
+    assert 2 <= len(kept) < total
+    # the combined table lists exactly the finished cases; the workers ended cleanly
+    assert sorted(load_runs(out)["case_id"]) == sorted(kept) == sorted(
+        pd.read_csv(out / "runs.csv")["case_id"])
+    assert (out / "files.csv").is_file() and "leaked semaphore" not in stderr
+    assert stderr.rstrip().splitlines()[-1] == (f"terminated: {len(kept)} of {total} cases kept in {out}; "
+                                                f"run again with --resume to finish")
+    finish = CliRunner().invoke(main, ["sweep", str(scenario), "--out", str(out), "--jobs", "1", "--resume"])
+    assert finish.exit_code == 0, finish.output
+    final = _snapshot(out)
+    assert len(final) == total and all(final[case] == stamp for case, stamp in kept.items())
+
+
+FAILING_CASE = "f4-d0-batch-2-r0"
+
+
+def _failing_for(case_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run_case`` raises for one case (InlineExecutor calls it in this process)."""
+    real_run_case = harness.sweep.run_case
+
+    def run_case(task: CaseTask):  # type: ignore[no-untyped-def]
+        if task.case.case_id == case_id:
+            raise RuntimeError("the mock\nfell over")
+        return real_run_case(task)
+
+    monkeypatch.setattr(harness.sweep, "run_case", run_case)
+
+
+def test_a_case_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = parse_scenario(GOOD, "tiny.toml", None).with_overrides(mode="virtual")
+    store = ResultsStore(tmp_path / "out")
+    _failing_for(FAILING_CASE, monkeypatch)
+    failures = run_sweep(plan_sweep(loaded, store, resume=False), store, InlineExecutor())
+    assert [(case.case_id, failure.reason) for case, failure in failures] == [
+        (FAILING_CASE, "RuntimeError: the mock fell over")]
+    every = {case.case_id for case in loaded.scenario.cases()}
+    assert set(load_runs(store.root)["case_id"]) == store.finished() == every - {FAILING_CASE}
+    assert set(pd.read_csv(store.root / "runs.csv")["case_id"]) == every - {FAILING_CASE}
+    failed = load_failures(store.root)
+    assert list(failed["case_id"]) == [FAILING_CASE] and failed["error"][0] == "RuntimeError"
+    assert failed["message"][0] == "the mock\nfell over" and "raise RuntimeError" in failed["traceback"][0]
+    # --resume plans exactly the failed case again; its success removes the failure record
+    monkeypatch.undo()
+    resumed = plan_sweep(loaded, store, resume=True)
+    assert [task.case.case_id for task in resumed.tasks] == [FAILING_CASE]
+    assert run_sweep(resumed, store, InlineExecutor()) == []
+    assert set(load_runs(store.root)["case_id"]) == every and load_failures(store.root).empty
+
+
+def test_a_sweep_with_a_failed_case_names_it_and_exits_1_with_the_rest_stored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario, out = _write(tmp_path, GOOD), tmp_path / "out"
+    _failing_for(FAILING_CASE, monkeypatch)
+    result = CliRunner().invoke(main, ["sweep", str(scenario), "--out", str(out), "--jobs", "1",
+                                       "--mode", "virtual"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines[-2:] == [
+        f"failed: {FAILING_CASE}: RuntimeError: the mock fell over",
+        f"onyx-bench: error: 1 of 12 cases failed (tracebacks in {out / 'failed'}); every other case "
+        f"is stored: run again with --resume to retry the failed ones"]
+    assert len(pd.read_csv(out / "runs.csv")) == 11 and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_case_that_raises_in_a_worker_is_recorded_as_failed(tmp_path: Path) -> None:
+    loaded = parse_scenario(GOOD, "tiny.toml", None).with_overrides(mode="virtual")
+    plan = plan_sweep(loaded, ResultsStore(tmp_path / "out"), resume=False)
+    good, bad = plan.tasks[:2]
+    bad = CaseTask(bad.case, {**bad.profile_document, "latency": {"send_message": "gamma(1)"}}, bad.transport,
+                   bad.mode)
+    outcomes = dict((task.case.case_id, outcome) for task, outcome in ProcessExecutor(2).run([good, bad]))
+    assert outcomes[good.case.case_id].summary.files_ok == 1  # type: ignore[union-attr]
+    failure = outcomes[bad.case.case_id]
+    assert failure.error == "ConfigError" and "gamma(1)" in failure.message  # type: ignore[union-attr]
 
 
 @pytest.mark.slow
