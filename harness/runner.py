@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, nullcontext
@@ -119,7 +120,7 @@ async def run_once(config: RunConfig) -> RunResult:
         run_id = uuid.uuid4().hex
         async with harness_client(target.url, config.transport, credentials, target.transport,
                                   headers={RUN_HEADER: run_id}) as (client, counter):
-            with _no_gc_pauses() if config.mode is Mode.REAL else nullcontext():
+            with GC_PAUSE.held() if config.mode is Mode.REAL else nullcontext():
                 origin = clock.now()
                 extractor = OnyxExtractor(client, clock, origin, config.timeouts)
                 ctx = RunContext(clock=clock, origin_s=origin, extract=extractor.extract,
@@ -175,21 +176,40 @@ async def _model_makespan_s(config: RunConfig, profile: Profile | None, expected
     return result.summary.makespan_s
 
 
-@contextmanager
-def _no_gc_pauses() -> Iterator[None]:
-    """Collect garbage before a measured run and not during it, as ``timeit`` does: a full
-    collection of a large heap stalls the event loop for tens of milliseconds, which a time
-    scale of 0.01 would read as seconds, and could even trip a timeout. Real mode only: on a
-    virtual clock a pause costs no simulated time, and a full collection per run (~40 ms)
-    would cost virtual mode more wall time than the run itself."""
-    was_enabled = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+class _GcPause:
+    """Garbage collection held off while any real-mode run is measured, as ``timeit`` does: a
+    full collection of a large heap stalls the event loop for tens of milliseconds, which a time
+    scale of 0.05 reads as a second, and could even trip a timeout.
+
+    The collector's switch is process-wide, and runs overlap (two clients sharing a server, a
+    fixture, threads): so the first run in collects and switches it off, the last one out puts
+    it back as the first found it, and no run collects while another is measured. Real mode
+    only: on a virtual clock a pause costs no simulated time, and a full collection per run
+    (~40 ms) would cost virtual mode more wall time than the run itself."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._restore = False
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._restore = gc.isenabled()
+                gc.collect()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._restore:
+                    gc.enable()
+
+
+GC_PAUSE = _GcPause()
 
 
 async def _mock_stats(client: httpx.AsyncClient, run_id: str) -> dict[str, Any] | None:

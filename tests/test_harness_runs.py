@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import statistics
 import subprocess
@@ -17,7 +18,7 @@ from harness.cli import main
 from harness.outcomes import ErrorKind, ItemKind, Status
 from harness.overhead import inflight_warning, time_scale_for
 from harness.progress import EventKind
-from harness.runner import Mode, RunConfig, run_blocking, run_once
+from harness.runner import GC_PAUSE, Mode, RunConfig, run_blocking, run_once
 from harness.strategies import make_strategy
 from harness.transports import TransportKind
 from mock_onyx import SimClock
@@ -259,3 +260,23 @@ def test_a_server_that_saw_fewer_requests_than_the_client_sent_is_a_warning() ->
     assert inflight_warning(8, 8) is None and inflight_warning(None, 400) is None
     line = inflight_warning(24, 400)
     assert line is not None and "24" in line and "400" in line and "--mode virtual" in line
+
+
+def test_overlapping_runs_hold_garbage_collection_off_until_the_last_one_ends() -> None:
+    # The collector's switch is process-wide: the first run out must not switch it back on
+    # under a run still measured, and the last one out restores what the first one found.
+    assert gc.isenabled()
+    first, second = GC_PAUSE.held(), GC_PAUSE.held()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second run is still measured
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with GC_PAUSE.held():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
