@@ -8,6 +8,7 @@ a refused connection is ``ConnectError`` on the stock transport but ``ConnectTim
 
 from __future__ import annotations
 
+import errno
 import json
 
 import httpx
@@ -24,8 +25,15 @@ def _chain(error: BaseException) -> list[BaseException]:
     return seen
 
 
+# The harness's own machine running out: reported as the harness's, never as the server's
+# (without this, "Too many open files" on connect reads as a refused or timed-out Onyx).
+_HARNESS_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
 def classify(error: BaseException) -> ErrorKind:
     chain = _chain(error)
+    if any(isinstance(e, OSError) and e.errno in _HARNESS_ERRNOS for e in chain):
+        return ErrorKind.HARNESS_LIMIT
     if any(isinstance(e, ConnectionRefusedError | httpx.ConnectError) for e in chain):
         return ErrorKind.REFUSED
     if any(isinstance(e, TimeoutError | httpx.TimeoutException) for e in chain):

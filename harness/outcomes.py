@@ -34,6 +34,7 @@ class ErrorKind(StrEnum):
     NOT_INDEXED = "not_indexed"  # skipped: the file is not indexed yet
     NOT_FOUND = "not_found"  # skipped: the file or folder does not exist
     TRANSPORT = "transport"  # any other client-side HTTP error
+    HARNESS_LIMIT = "harness_limit"  # this machine ran out (open files, buffers): not the server's doing
     INTERNAL = "internal"  # a bug in the harness; the item still gets a row
 
 

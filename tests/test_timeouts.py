@@ -4,8 +4,12 @@ On virtual time, so every duration is exact."""
 
 from __future__ import annotations
 
+import errno
+
+import httpx
 import pytest
 
+from harness.error_kinds import classify
 from harness.extractor import Timeouts
 from harness.outcomes import CallRecord, ErrorKind, ItemOutcome, Status
 from harness.runner import Mode, RunConfig, run_blocking
@@ -66,3 +70,17 @@ def test_the_short_calls_time_out_at_productions_limits(endpoint: str, limit_s: 
     call = the_call(outcome, endpoint)
     assert call.error_kind is ErrorKind.TIMEOUT
     assert call.end_s - call.start_s == pytest.approx(limit_s, abs=1e-6)
+
+
+def test_running_out_of_open_files_is_the_harness_s_error_not_the_server_s() -> None:
+    # aiohttp reports "Too many open files" on connect inside a connection error, which used to
+    # read as a refused (or timed-out) Onyx
+    for outer in (httpx.ConnectError("Cannot connect to host"), httpx.ConnectTimeout("connect")):
+        try:
+            try:
+                raise OSError(errno.EMFILE, "Too many open files")
+            except OSError as cause:
+                raise outer from cause
+        except httpx.HTTPError as error:
+            assert classify(error) is ErrorKind.HARNESS_LIMIT
+    assert classify(httpx.ConnectError("refused")) is ErrorKind.REFUSED
