@@ -1,18 +1,19 @@
 """The aiohttp adapter: turns HTTP requests into ``MockRequest``s and plays the model's replies.
 
-It holds no Onyx knowledge: one catch-all route hands everything to ``OnyxModel.handle`` and then
-waits, writes and cuts exactly as the reply plan says, on the app's ``SimClock``.
+It holds no Onyx knowledge: one catch-all route hands everything to ``OnyxModel.handle``, then
+writes and cuts as the reply player's events say, each when the player yields it on the app's
+``SimClock``.
 """
 
 from __future__ import annotations
 
-import asyncio
+from contextlib import aclosing
 
 from aiohttp import web
 
 from mock_onyx.clock import SimClock
 from mock_onyx.model import MockRequest, OnyxModel
-from mock_onyx.replies import BodyReply, HangReply, Reply, StreamReply
+from mock_onyx.player import Body, Cut, Data, Event, Head, play
 
 MODEL_KEY = web.AppKey("model", OnyxModel)
 CLOCK_KEY = web.AppKey("clock", SimClock)
@@ -32,47 +33,36 @@ async def serve(request: web.Request) -> web.StreamResponse:
         cookies=dict(request.cookies),
         body=await request.read(),
     ))
-    if outcome.endpoint is None:
-        return await _play(request, outcome.reply, clock, arrival, {})
-    model.stats.record(outcome.endpoint, outcome.status, outcome.fault, outcome.run)
-    with model.stats.in_flight(outcome.endpoint, outcome.run):
-        try:
-            return await _play(request, outcome.reply, clock, arrival, outcome.draw_headers)
-        except (asyncio.CancelledError, ConnectionError):
-            model.stats.record_disconnect(outcome.endpoint, outcome.run)
-            raise
+    async with aclosing(play(outcome, clock, arrival, model.stats)) as events:
+        response: web.StreamResponse | None = None
+        async for event in events:
+            response = await _write(request, response, event)
+    assert response is not None  # every play starts with a Body or a Head
+    return response
 
 
-async def _play(request: web.Request, reply: Reply, clock: SimClock, arrival: float,
-                headers: dict[str, str]) -> web.StreamResponse:
-    if isinstance(reply, BodyReply):
-        await clock.sleep_until(arrival + reply.delay_s)
-        response = web.Response(status=reply.status, body=reply.body,
-                                headers={**headers, **dict(reply.headers)})
-        response.content_type = reply.content_type
-        return response
-    if isinstance(reply, HangReply):
-        await clock.sleep_until(arrival + reply.limit_s)
-        return web.json_response({"detail": "Gateway Timeout"}, status=504)
-    return await _stream(request, reply, clock, arrival, headers)
-
-
-async def _stream(request: web.Request, reply: StreamReply, clock: SimClock, arrival: float,
-                  headers: dict[str, str]) -> web.StreamResponse:
-    response = web.StreamResponse(status=reply.status, headers=headers)
-    response.content_type = reply.content_type
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    for chunk in reply.chunks:
-        await clock.sleep_until(arrival + chunk.at_s)
-        await response.write(chunk.data)
-    await clock.sleep_until(arrival + reply.end_s)
-    if reply.cut and request.transport is not None:
+async def _write(request: web.Request, response: web.StreamResponse | None,
+                 event: Event) -> web.StreamResponse:
+    """Translate one event of the player; returns the response it belongs to."""
+    if isinstance(event, Body):
+        whole = web.Response(status=event.status, body=event.body, headers=event.headers)
+        whole.content_type = event.content_type
+        return whole
+    if isinstance(event, Head):
+        stream = web.StreamResponse(status=event.status, headers=event.headers)
+        stream.content_type = event.content_type
+        stream.enable_chunked_encoding()
+        await stream.prepare(request)
+        return stream
+    assert response is not None
+    if isinstance(event, Data):
+        await response.write(event.data)
+    elif isinstance(event, Cut) and request.transport is not None:
         # Drop the connection before the terminating chunk: "peer closed connection without
         # sending complete message body" on the client.
         request.transport.abort()
-        return response
-    await response.write_eof()
+    else:
+        await response.write_eof()
     return response
 
 

@@ -1,0 +1,100 @@
+"""The one reply player: when each part of a reply happens, as events any server adapter translates.
+
+``play`` walks a reply plan on the ``SimClock``, waiting to absolute deadlines measured from the
+request's arrival, and yields each event at its simulated time:
+
+    Body    a whole response (a ``BodyReply`` after its delay; a ``HangReply``'s 504 after its limit)
+    Head    a stream's status and headers, at once
+    Data    one chunk of a stream, at its ``at_s``
+    End     the stream ends cleanly, at ``end_s``
+    Cut     the connection drops mid-body, at ``end_s``
+
+It also keeps the stats of routed requests: recorded on arrival, in flight until the player has
+finished, and a disconnect if the consumer goes away first (closes the player or is cancelled).
+An adapter therefore drives the player to its end, translating each event before asking for the
+next: the stream's last write (or cut) happens while the request is still in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from mock_onyx.clock import SimClock
+from mock_onyx.replies import JSON_TYPE, BodyReply, HangReply, Outcome, json_bytes
+from mock_onyx.stats import ServerStats
+
+GATEWAY_TIMEOUT = json_bytes({"detail": "Gateway Timeout"})
+
+
+@dataclass(frozen=True)
+class Body:
+    status: int
+    headers: dict[str, str]
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Head:
+    status: int
+    headers: dict[str, str]
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Data:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class End:
+    pass
+
+
+@dataclass(frozen=True)
+class Cut:
+    pass
+
+
+Event = Body | Head | Data | End | Cut
+
+
+async def play(outcome: Outcome, clock: SimClock, arrival: float,
+               stats: ServerStats) -> AsyncGenerator[Event, None]:
+    """The events of ``outcome``'s reply, each at ``arrival`` plus its simulated time."""
+    with _counted(outcome, stats):
+        for at_s, event in timeline(outcome):
+            if at_s is not None:
+                await clock.sleep_until(arrival + at_s)
+            yield event
+
+
+def timeline(outcome: Outcome) -> list[tuple[float | None, Event]]:
+    """Each event of the reply with its time from arrival (None: at once, without waiting)."""
+    reply = outcome.reply
+    if isinstance(reply, BodyReply):
+        headers = {**outcome.draw_headers, **dict(reply.headers)}
+        return [(reply.delay_s, Body(reply.status, headers, reply.content_type, reply.body))]
+    if isinstance(reply, HangReply):
+        return [(reply.limit_s, Body(504, {}, JSON_TYPE, GATEWAY_TIMEOUT))]
+    return [(None, Head(reply.status, outcome.draw_headers, reply.content_type)),
+            *((chunk.at_s, Data(chunk.data)) for chunk in reply.chunks),
+            (reply.end_s, Cut() if reply.cut else End())]
+
+
+@contextmanager
+def _counted(outcome: Outcome, stats: ServerStats) -> Iterator[None]:
+    """Record a routed request and count it in flight; a play stopped early is a disconnect."""
+    endpoint = outcome.endpoint
+    if endpoint is None:
+        yield
+        return
+    stats.record(endpoint, outcome.status, outcome.fault, outcome.run)
+    with stats.in_flight(endpoint, outcome.run):
+        try:
+            yield
+        except BaseException:  # closed (GeneratorExit) or cancelled before the reply ended
+            stats.record_disconnect(endpoint, outcome.run)
+            raise
