@@ -98,28 +98,55 @@ def _worker_init() -> None:
     threading.Thread(target=exit_when_orphaned, daemon=True).start()
 
 
+WORKER_DIED = ("a worker process of the sweep died while this case ran (killed, or out of "
+               "memory); the pool's other cases in flight were lost with it")
+
+
 class ProcessExecutor:
-    def __init__(self, jobs: int) -> None:
+    """Up to ``jobs`` cases at once, each in a worker process. A worker that dies outright breaks
+    its whole pool: the cases in flight then are recorded as failed (``--resume`` retries them) and
+    the rest of the sweep goes on in a fresh pool."""
+
+    def __init__(self, jobs: int,
+                 work: Callable[[CaseTask], CaseOutcome] = run_case_recording_failure) -> None:
         self.jobs = jobs
+        self.work = work  # module-level (it is pickled by name for the workers)
 
     def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, CaseOutcome]]:
+        queue = iter(tasks)
+        while True:
+            broke = yield from self._run_pool(queue)
+            if not broke:
+                return
+
+    def _run_pool(self, queue: Iterator[CaseTask]) -> Iterator[tuple[CaseTask, CaseOutcome]]:
+        """Run cases from ``queue`` in one pool until it is empty (False) or the pool breaks (True)."""
         pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_worker_init,
                                    mp_context=multiprocessing.get_context("spawn"))
         pending: dict[Future[CaseOutcome], CaseTask] = {}
-        queue = iter(tasks)
         try:
             for task in queue:  # keep exactly `jobs` cases in flight, in grid order
-                pending[pool.submit(run_case_recording_failure, task)] = task
+                pending[pool.submit(self.work, task)] = task
                 if len(pending) >= self.jobs:
                     break
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                if any(isinstance(future.exception(), BrokenProcessPool) for future in done):
+                    lost = list(pending.items())
+                    pending.clear()
+                    for future, task in lost:  # every future settles once its pool is broken
+                        if isinstance(future.exception(), BrokenProcessPool):
+                            yield task, CaseFailure("WorkerDied", WORKER_DIED, "")
+                        else:  # it finished before the worker died: its outcome stands
+                            yield task, _outcome(future)
+                    return True
                 for future in done:
                     task = pending.pop(future)
                     following = next(queue, None)
                     if following is not None:
-                        pending[pool.submit(run_case_recording_failure, following)] = following
+                        pending[pool.submit(self.work, following)] = following
                     yield task, _outcome(future)
+            return False
         finally:
             # On an interruption, cases still running are abandoned: their results were never
             # written, so --resume runs them again. Terminate the workers rather than wait.
@@ -129,14 +156,9 @@ class ProcessExecutor:
 
 
 def _outcome(future: Future[CaseOutcome]) -> CaseOutcome:
-    """A finished case's outcome; a result that could not come back (unpicklable) is its failure.
-    A dead worker breaks the whole pool: that is not one case's failure, so it propagates."""
+    """A finished case's outcome; a result that could not come back (unpicklable) is its failure."""
     error = future.exception()
-    if error is None:
-        return future.result()
-    if isinstance(error, BrokenProcessPool):
-        raise error
-    return failure_of(error)
+    return future.result() if error is None else failure_of(error)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,23 @@ from click.testing import CliRunner
 
 from harness.cli import main
 import harness.sweep
-from harness.store import ResultsStore, load_calls, load_failures, load_files, load_manifest, load_runs
-from harness.sweep import CaseTask, InlineExecutor, ProcessExecutor, plan_sweep, run_sweep
+from harness.store import (
+    CaseFailure,
+    ResultsStore,
+    load_calls,
+    load_failures,
+    load_files,
+    load_manifest,
+    load_runs,
+)
+from harness.sweep import (
+    CaseTask,
+    InlineExecutor,
+    ProcessExecutor,
+    plan_sweep,
+    run_case_recording_failure,
+    run_sweep,
+)
 from scenarios import builtin_names, load_scenario, parse_scenario
 from tests.test_scenarios import GOOD
 
@@ -211,6 +226,31 @@ def test_a_case_that_raises_in_a_worker_is_recorded_as_failed(tmp_path: Path) ->
     assert outcomes[good.case.case_id].summary.files_ok == 1  # type: ignore[union-attr]
     failure = outcomes[bad.case.case_id]
     assert failure.error == "ConfigError" and "gamma(1)" in failure.message  # type: ignore[union-attr]
+
+
+DIES = "f4-d0-batch-2-r0"
+
+
+def run_or_die(task: CaseTask) -> object:
+    """Run a case in a worker, except that one case kills its worker outright (as the kernel's
+    out-of-memory killer would): no exception, no result, a broken pool."""
+    if task.case.case_id == DIES:
+        os._exit(9)
+    return run_case_recording_failure(task)
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_costs_only_the_cases_it_held_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    loaded = parse_scenario(GOOD, "tiny.toml", None).with_overrides(mode="virtual")
+    plan = plan_sweep(loaded, ResultsStore(tmp_path / "out"), resume=False)
+    outcomes = dict((task.case.case_id, outcome)
+                    for task, outcome in ProcessExecutor(2, work=run_or_die).run(plan.tasks))
+    assert sorted(outcomes) == sorted(task.case.case_id for task in plan.tasks)  # none lost
+    died = {case_id for case_id, outcome in outcomes.items() if isinstance(outcome, CaseFailure)}
+    assert DIES in died and len(died) <= 2  # the dead worker's case, and at most its pool partner's
+    assert all(outcomes[case_id].error == "WorkerDied" for case_id in died)  # type: ignore[union-attr]
+    assert all(outcome.summary.files_ok >= 1 for case_id, outcome in outcomes.items()  # type: ignore[union-attr]
+               if case_id not in died)
 
 
 @pytest.mark.slow
