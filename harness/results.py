@@ -93,7 +93,8 @@ class RunResult:
         return pd.DataFrame(self.call_rows(), columns=CALL_COLUMNS)
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self.summary), "files": self.file_rows(), "events": self.event_rows()}
+        return {**asdict(self.summary), "files": self.file_rows(), "events": self.event_rows(),
+                "calls": self.call_rows()}
 
 
 def count(outcomes: tuple[ItemOutcome, ...], status: Status) -> int:

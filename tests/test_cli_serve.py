@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -72,3 +73,27 @@ def test_a_busy_port_is_one_line_and_exit_2() -> None:
     finally:
         process.terminate()
         process.communicate(timeout=10)
+
+
+@pytest.mark.slow
+def test_two_runs_against_one_serve_draw_identical_per_file_latencies() -> None:
+    # The mock counts attempts per run, not for its whole life: the second run of the same
+    # command draws what the first drew, faults included, and reports its own stats.
+    # time scale 0.01: the 10 s session timeout is 100 ms of wall time, which no stall reaches
+    process, first = start_serve("--seed", "7", "--fault", "send_message:http_500=0.3",
+                                 "--time-scale", "0.01")
+    try:
+        url = first.removeprefix("listening on ")
+        runs = []
+        for _ in range(2):
+            result = CliRunner().invoke(main, ["run", "--files", "5", "--size", "5", "--target", url, "--json"])
+            assert result.exit_code == 0, result.output
+            runs.append(json.loads(result.stdout))
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    latencies = [[(c["id"], c["endpoint"], c["status_code"], c["drawn_latency_s"]) for c in run["calls"]]
+                 for run in runs]
+    assert latencies[0] == latencies[1] and len(latencies[0]) >= 5 * 4
+    assert [f["status"] for f in runs[0]["files"]] == [f["status"] for f in runs[1]["files"]]
+    assert all(1 <= run["server_peak_inflight"] <= 5 for run in runs)  # each run's own, not the server's
