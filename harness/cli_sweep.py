@@ -68,7 +68,8 @@ def _warn_about_overhead(out: Path) -> None:
     runs = load_runs(out)
     if not runs.empty and "harness_overhead_pct" in runs:
         # Judged per case (mean over repetitions): one stalled run on a shared machine is noise.
-        real = runs[runs["mode"] == Mode.REAL.value].groupby(["files", "kind", "size"], dropna=False)
+        real = runs[runs["mode"] == Mode.REAL.value].groupby(["files", "folders", "kind", "size"],
+                                                             dropna=False)
         means = real[["harness_overhead_pct", "time_scale"]].mean()
         warning = overhead_warning(zip(means["harness_overhead_pct"], means["time_scale"], strict=True))
         short = runs[runs["server_peak_inflight"] < runs["client_peak_inflight"]]
