@@ -115,11 +115,12 @@ async def run_once(config: RunConfig) -> RunResult:
         clock = SimClock(target.time_scale, wake_early_s=0.0 if config.mode is Mode.VIRTUAL
                          else SELECTOR_ROUNDING_S)
         credentials = Credentials.from_environment() if config.target else Credentials()
-        # Every request names this run: a mock counts its attempts and stats per run, so two
-        # identical runs against one running server draw the same latencies and faults.
-        run_id = uuid.uuid4().hex
+        # Against a running server every request names this run: the mock counts attempts and
+        # stats per run, so two identical runs against it draw the same latencies and faults.
+        # An embedded mock serves this run alone and needs no label.
+        run_id = uuid.uuid4().hex if config.target is not None else ""
         async with harness_client(target.url, config.transport, credentials, target.transport,
-                                  headers={RUN_HEADER: run_id}) as (client, counter):
+                                  headers={RUN_HEADER: run_id} if run_id else {}) as (client, counter):
             with GC_PAUSE.held() if config.mode is Mode.REAL else nullcontext():
                 origin = clock.now()
                 extractor = OnyxExtractor(client, clock, origin, config.timeouts)
@@ -215,7 +216,7 @@ GC_PAUSE = _GcPause()
 async def _mock_stats(client: httpx.AsyncClient, run_id: str) -> dict[str, Any] | None:
     """The mock's counters for this run alone."""
     try:
-        response = await client.get("/_mock/stats", params={"run": run_id})
+        response = await client.get("/_mock/stats", params={"run": run_id} if run_id else None)
     except httpx.HTTPError:
         return None
     return response.json() if response.status_code == 200 else None

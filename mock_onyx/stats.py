@@ -64,14 +64,18 @@ class ServerStats:
         self._total = _Counters()
         self._runs: dict[str, _Counters] = {}
 
+    def _run(self, run: str) -> _Counters:
+        counters = self._runs.get(run)
+        if counters is None:  # not setdefault: that would build a _Counters on every request
+            counters = self._runs[run] = _Counters()
+        return counters
+
     def _of(self, run: str) -> list[_Counters]:
-        if run == UNLABELLED:
-            return [self._total]
-        return [self._total, self._runs.setdefault(run, _Counters())]
+        return [self._total] if run == UNLABELLED else [self._total, self._run(run)]
 
     def next_attempt(self, endpoint: Endpoint, key: str, run: str = UNLABELLED) -> int:
         """Count one more attempt of ``key`` at ``endpoint`` in ``run``; return its number (1, 2, ...)."""
-        counters = self._runs.setdefault(run, _Counters()) if run else self._total
+        counters = self._run(run) if run else self._total
         counters.attempts[endpoint][key] += 1
         return counters.attempts[endpoint][key]
 
