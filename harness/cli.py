@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,13 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
     config = RunConfig(files=files, folders=folders, strategy=make_strategy(strategy, size),
                        profile=build_profile(profile_path, latency, fault, seed, time_scale),
                        target=target, transport=TransportKind(transport), mode=Mode(mode))
+    if target is not None and config.mode is Mode.REAL:
+        import asyncio
+
+        from harness.probe import probe_target
+        from harness.transports import Credentials
+
+        asyncio.run(probe_target(target, Credentials.from_environment()))
     result = run_blocking(config)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
@@ -139,6 +147,11 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
                     inflight_warning(summary.server_peak_inflight, summary.client_peak_inflight)):
         if warning is not None and config.mode is Mode.REAL:
             click.echo(warning, err=True)
+    if summary.files_failed and not summary.files_ok:
+        kinds = Counter(str(o.error_kind) for o in result.outcomes if o.error_kind is not None)
+        raise click.ClickException(
+            f"every item failed or was skipped ({', '.join(f'{k}: {n}' for k, n in kinds.most_common())}); "
+            f"the reasons are in the table above (or in --json's files)")
 
 
 main.add_command(list_scenarios)

@@ -97,3 +97,41 @@ def test_two_runs_against_one_serve_draw_identical_per_file_latencies() -> None:
     assert latencies[0] == latencies[1] and len(latencies[0]) >= 5 * 4
     assert [f["status"] for f in runs[0]["files"]] == [f["status"] for f in runs[1]["files"]]
     assert all(1 <= run["server_peak_inflight"] <= 5 for run in runs)  # each run's own, not the server's
+
+
+@pytest.mark.parametrize(("target", "words"), [
+    ("http://127.0.0.1:1", "cannot reach http://127.0.0.1:1"),  # nothing listens on port 1
+    ("not-a-url", "is not an http(s) URL"),
+])
+def test_a_target_that_cannot_be_reached_is_one_line_and_exit_2_before_any_file(
+        target: str, words: str) -> None:
+    result = CliRunner().invoke(main, ["run", "--files", "2", "--target", target])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "fix:" in lines[0]
+    assert result.stdout == ""  # no table: no file was attempted
+
+
+@pytest.mark.slow
+def test_a_target_that_refuses_the_credentials_names_the_variables_to_set(tmp_path: Path) -> None:
+    (tmp_path / "auth.toml").write_text("require_auth = true\n")
+    process, first = start_serve("--profile", str(tmp_path / "auth.toml"))
+    try:
+        url = first.removeprefix("listening on ")
+        result = CliRunner(env={"ONYX_API_KEY": "", "ONYX_SESSION_COOKIE": ""}).invoke(
+            main, ["run", "--files", "2", "--target", url])
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "HTTP 403" in lines[0] and "ONYX_API_KEY" in lines[0]
+
+
+def test_a_run_whose_every_file_failed_exits_1_and_says_why() -> None:
+    result = CliRunner().invoke(main, ["run", "--files", "3", "--mode", "virtual",
+                                       "--fault", "send_message:http_500=1.0"])
+    assert result.exit_code == 1
+    assert "failed" in result.stdout  # the table still shows each file and its reason
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "every item failed" in lines[0] and "http_status: 3" in lines[0]
