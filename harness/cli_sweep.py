@@ -27,10 +27,17 @@ MODES = [mode.value for mode in Mode]
 
 
 @click.command("scenarios")
-def list_scenarios() -> None:
-    """List the built-in scenarios."""
+@click.argument("name", required=False)
+def list_scenarios(name: str | None) -> None:
+    """List the built-in scenarios, or print one's TOML (NAME) to start your own from."""
+    from mock_onyx.errors import ConfigError
     from scenarios import builtin_names, load_scenario
 
+    if name is not None:
+        if name not in builtin_names():
+            raise ConfigError(name, "is not a built-in scenario", f"give one of: {', '.join(builtin_names())}")
+        click.echo(load_scenario(name).text, nl=False)
+        return
     for name in builtin_names():
         scenario = load_scenario(name).scenario
         click.echo(f"{name:<18} {len(scenario.cases()):>5} cases  {scenario.description}")

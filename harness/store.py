@@ -137,43 +137,43 @@ def case_columns(case: Case) -> dict[str, Any]:
             "kind": case.kind, "size": case.size, "repetition": case.repetition}
 
 
-def load_manifest(root: Path) -> dict[str, Any]:
-    return dict(json.loads((root / MANIFEST).read_text()))
+def load_manifest(root: Path | str) -> dict[str, Any]:
+    return dict(json.loads((Path(root) / MANIFEST).read_text()))
 
 
-def load_runs(root: Path) -> pd.DataFrame:
+def load_runs(root: Path | str) -> pd.DataFrame:
     """One row per finished case: the grid point and its summary."""
     rows = [json.loads((folder / "summary.json").read_text()) for folder in _case_folders(root)]
     return pd.DataFrame(rows).sort_values("case_id", ignore_index=True) if rows else pd.DataFrame()
 
 
-def load_failures(root: Path) -> pd.DataFrame:
+def load_failures(root: Path | str) -> pd.DataFrame:
     """One row per failed case (not run again since): the grid point, error, message, traceback."""
-    folder = root / FAILED
+    folder = Path(root) / FAILED
     paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
     rows = [json.loads(path.read_text()) for path in paths if not path.name.startswith(TEMP_PREFIX)]
     return pd.DataFrame(rows).sort_values("case_id", ignore_index=True) if rows else pd.DataFrame()
 
 
-def load_files(root: Path) -> pd.DataFrame:
+def load_files(root: Path | str) -> pd.DataFrame:
     return _concat(root, "files.csv")
 
 
-def load_events(root: Path) -> pd.DataFrame:
+def load_events(root: Path | str) -> pd.DataFrame:
     return _concat(root, "events.csv")
 
 
-def load_calls(root: Path) -> pd.DataFrame:
+def load_calls(root: Path | str) -> pd.DataFrame:
     return _concat(root, "calls.csv")
 
 
-def _concat(root: Path, name: str) -> pd.DataFrame:
+def _concat(root: Path | str, name: str) -> pd.DataFrame:
     frames = [pd.read_csv(folder / name) for folder in _case_folders(root)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _case_folders(root: Path) -> list[Path]:
-    cases = root / CASES
+def _case_folders(root: Path | str) -> list[Path]:
+    cases = Path(root) / CASES
     if not cases.is_dir():
         return []
     return sorted(entry for entry in cases.iterdir()

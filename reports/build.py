@@ -58,11 +58,15 @@ class _Content:
 def build_report(results: Path, out: Path | None = None, formats: Iterable[str] = FORMATS,
                  image_format: str = "png", idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> Report:
     formats = tuple(formats)
+    if not formats:
+        raise ConfigError("--format", "names no format", f"give some of {', '.join(FORMATS)}, e.g. html,md")
     for name in formats:
         if name not in FORMATS:
             raise ConfigError("--format", f"unknown format {name!r}", f"use some of {', '.join(FORMATS)}")
     if image_format not in IMAGE_FORMATS:
         raise ConfigError("--image-format", f"unknown {image_format!r}", "use png or svg")
+    if not results.exists():
+        raise ConfigError(str(results), "does not exist", "give a directory written by onyx-bench sweep or reproduce")
     if not (results / "manifest.json").is_file():
         raise ConfigError(str(results), "is not a results directory (no manifest.json)",
                           "give a directory written by onyx-bench sweep or reproduce")

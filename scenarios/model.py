@@ -128,6 +128,13 @@ class Scenario(_Frozen):
                 seen.add((grid.kind, size))
         return self
 
+    @model_validator(mode="after")
+    def _a_grid_with_cases(self) -> Scenario:
+        if not any(files + folders > 0 for files in self.workload.files for folders in self.workload.folders):
+            raise ConfigError("workload", "the grid is empty: files + folders is 0 at every point",
+                              "give at least one files (or folders) value above 0")
+        return self
+
     def profile(self, repetition: int, source: str, base_dir: Path | None = None) -> Profile:
         """The server profile of repetition ``repetition`` (common to every strategy)."""
         table = {**self.server, "seed": self.seed * REPETITION_SEED_STRIDE + repetition,

@@ -134,3 +134,30 @@ def test_a_scenario_file_by_path(tmp_path: Path) -> None:
     path = tmp_path / "tiny.toml"
     path.write_text(GOOD)
     assert load_scenario(str(path)).scenario.name == "tiny"
+
+
+def test_a_grid_with_no_case_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    text = GOOD.replace("files = [1, 4]", "files = [0]")
+    path = tmp_path / "empty.toml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "the grid is empty" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_scenarios_name_prints_a_built_in_scenario_that_parses_back() -> None:
+    result = CliRunner().invoke(main, ["scenarios", "seed-table"])
+    assert result.exit_code == 0
+    assert parse_scenario(result.stdout, "printed", None).scenario == load_scenario("seed-table").scenario
+    missing = CliRunner().invoke(main, ["scenarios", "nope"])
+    assert missing.exit_code == 2 and "seed-table" in missing.stderr
+
+
+def test_report_refuses_a_missing_folder_and_an_empty_format_list(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "manifest.json").write_text("{}")
+    empty = CliRunner().invoke(main, ["report", str(tmp_path / "r"), "--format", ""])
+    assert empty.exit_code == 2 and "names no format" in empty.stderr
+    assert not (tmp_path / "r" / "report").exists()

@@ -318,3 +318,12 @@ def test_a_sweep_reads_empirical_latencies_beside_its_scenario_from_any_folder(
     chats = calls[calls["endpoint"] == "send_message"]["drawn_latency_s"]
     assert len(chats) == 4 and chats.between(21, 23).all()
     assert load_runs(tmp_path / "out")["makespan_s"].iloc[0] < 30
+
+
+def test_results_load_from_a_str_path_as_the_readme_shows(tmp_path: Path) -> None:
+    loaded = parse_scenario(GOOD, "tiny.toml", None).with_overrides(mode="virtual")
+    store = ResultsStore(tmp_path / "out")
+    run_sweep(plan_sweep(loaded, store, resume=False), store, InlineExecutor())
+    as_text = str(tmp_path / "out")
+    assert len(load_runs(as_text)) == len(load_runs(tmp_path / "out")) == 12
+    assert len(load_files(as_text)) > 0 and load_manifest(as_text)["scenario_name"] == "tiny"
