@@ -61,12 +61,26 @@ def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool) -> Result
     except KeyboardInterrupt as interruption:
         terminated = isinstance(interruption, SweepTerminated)
         click.echo(f"{'terminated' if terminated else 'interrupted'}: {len(store.finished())} of "
-                   f"{plan.total} cases kept in {out}; run again with --resume to finish", err=True)
+                   f"{plan.total} cases kept in {out}; run the same command again with "
+                   f"--out {out} --resume to finish", err=True)
         raise click.exceptions.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
     _warn_about_overhead(out)
     if failures:
         _fail_with(failures, plan.total, out)
     return store
+
+
+def _output_folder(out: Path | None, resume: bool, name: str) -> Path:
+    """``--out``, or a new timestamped folder; ``--resume`` needs an existing ``--out``."""
+    from harness.sweep import default_out
+    from mock_onyx.errors import ConfigError
+
+    if resume and out is None:
+        raise ConfigError("--resume", "needs the folder to finish", "give it with --out DIR")
+    if resume and out is not None and not out.exists():
+        raise ConfigError(str(out), "does not exist, so there is nothing to resume",
+                          "drop --resume to start it, or give the folder of the interrupted run")
+    return out or default_out(name)
 
 
 def _warn_about_overhead(out: Path) -> None:
@@ -98,7 +112,7 @@ def _fail_with(failures: list[tuple[Case, CaseFailure]], total: int, out: Path) 
         click.echo(f"failed: ... and {len(failures) - FAILURE_LINES} more", err=True)
     raise click.ClickException(
         f"{len(failures)} of {total} cases failed (tracebacks in {out / FAILED}); every other case is "
-        f"stored: run again with --resume to retry the failed ones")
+        f"stored: run the same command again with --out {out} --resume to retry the failed ones")
 
 
 @click.command()
@@ -118,7 +132,7 @@ def sweep(scenario: str, out: Path | None, jobs: int, resume: bool, with_report:
     from scenarios import load_scenario
 
     loaded = load_scenario(scenario).with_overrides(mode=mode)
-    out = out or default_out(loaded.scenario.name)
+    out = _output_folder(out, resume, loaded.scenario.name)
     _sweep(loaded, out, jobs, resume)
     click.echo(str(out))
     if with_report:
@@ -168,7 +182,7 @@ def reproduce(reps: int | None, time_scale: float | None, jobs: int, out: Path |
     loaded = loaded.with_overrides(mode=None if mode == loaded.scenario.mode else mode,
                                    repetitions=reps or (REAL_DEFAULT_REPS if real else None),
                                    time_scale=time_scale)
-    out = out or default_out(loaded.scenario.name)
+    out = _output_folder(out, resume, loaded.scenario.name)
     _sweep(loaded, out, jobs, resume)
     checks: list[CrossCheckRow] = []
     if cross_check and not real:

@@ -156,7 +156,8 @@ def test_sigterm_is_handled_as_ctrl_c_and_the_sweep_resumes(tmp_path: Path) -> N
         pd.read_csv(out / "runs.csv")["case_id"])
     assert (out / "files.csv").is_file() and "leaked semaphore" not in stderr
     assert stderr.rstrip().splitlines()[-1] == (f"terminated: {len(kept)} of {total} cases kept in {out}; "
-                                                f"run again with --resume to finish")
+                                                f"run the same command again with --out {out} --resume "
+                                                f"to finish")
     finish = CliRunner().invoke(main, ["sweep", str(scenario), "--out", str(out), "--jobs", "1", "--resume"])
     assert finish.exit_code == 0, finish.output
     final = _snapshot(out)
@@ -211,7 +212,7 @@ def test_a_sweep_with_a_failed_case_names_it_and_exits_1_with_the_rest_stored(
     assert lines[-2:] == [
         f"failed: {FAILING_CASE}: RuntimeError: the mock fell over",
         f"onyx-bench: error: 1 of 12 cases failed (tracebacks in {out / 'failed'}); every other case "
-        f"is stored: run again with --resume to retry the failed ones"]
+        f"is stored: run the same command again with --out {out} --resume to retry the failed ones"]
     assert len(pd.read_csv(out / "runs.csv")) == 11 and "Traceback" not in result.stderr
 
 
@@ -327,3 +328,12 @@ def test_results_load_from_a_str_path_as_the_readme_shows(tmp_path: Path) -> Non
     as_text = str(tmp_path / "out")
     assert len(load_runs(as_text)) == len(load_runs(tmp_path / "out")) == 12
     assert len(load_files(as_text)) > 0 and load_manifest(as_text)["scenario_name"] == "tiny"
+
+
+def test_resume_needs_an_existing_out_folder(tmp_path: Path) -> None:
+    # --resume without --out used to start a brand-new timestamped folder
+    alone = CliRunner().invoke(main, ["sweep", "flaky-server", "--resume"])
+    assert alone.exit_code == 2 and "--out" in alone.stderr
+    missing = CliRunner().invoke(main, ["reproduce", "--resume", "--out", str(tmp_path / "nothere")])
+    assert missing.exit_code == 2 and "nothing to resume" in missing.stderr
+    assert not (tmp_path / "nothere").exists() and not Path("results").joinpath("flaky-server").exists()
