@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from harness.cli_sweep import list_scenarios, report, reproduce, sweep
+from harness.cli_sweep import list_scenarios, report, reproduce, sweep, time_scale_in_range
 from harness.modes import STRATEGY_KINDS, Mode, TransportKind
 from harness.overhead import inflight_warning, overhead_warning
 from mock_onyx.errors import ConfigError
@@ -66,7 +66,8 @@ def profile_options(command: Any) -> Any:
         click.option("--fault", multiple=True, metavar="NAME:KIND=P",
                      help="Fault probability, e.g. send_message:reset=0.05."),
         click.option("--seed", type=int, help="Seed of every latency and fault draw."),
-        click.option("--time-scale", type=float, help="Wall seconds per simulated second."),
+        click.option("--time-scale", type=float, callback=time_scale_in_range,
+                     help="Wall seconds per simulated second (above 0, at most 100)."),
     ]
     for option in reversed(options):
         command = option(command)

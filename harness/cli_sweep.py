@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,15 @@ if TYPE_CHECKING:  # the commands import these (pandas, matplotlib, the runner) 
     from harness.sweep import SweepPlan
     from reports.cross_check import CrossCheckRow
     from scenarios import Case, LoadedScenario
+
+
+def time_scale_in_range(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A time scale is a finite number above 0 and at most 100 (click's FloatRange lets nan by)."""
+    if value is not None and not (math.isfinite(value) and 0 < value <= 100):
+        raise click.BadParameter(f"{value!r} is not a number above 0 and at most 100 (wall seconds per "
+                                 f"simulated second; 0.05 is the default)")
+    return value
+
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process the signal ended
@@ -147,7 +157,7 @@ CROSS_CHECK_REPS = 3
 @click.command()
 @click.option("--reps", type=click.IntRange(1, 1000),
               help="Repetitions (default: the scenario's 30; 5 with --mode real).")
-@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True, max=100),
+@click.option("--time-scale", type=float, callback=time_scale_in_range,
               help="Wall seconds per simulated second of every run on sockets: the cross-check, or "
                    "the whole table with --mode real (default: the scenario's 0.05).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True)

@@ -80,9 +80,15 @@ class ResultsStore:
                 raise ConfigError(str(self.root), "already holds results",
                                   "add --resume to finish it, or choose a new --out")
             recorded = json.loads(manifest_path.read_text())
-            if (recorded.get("scenario_text"), recorded.get("overrides")) != (loaded.text, loaded.overrides):
-                raise ConfigError(str(self.root), "holds results of a different scenario",
+            if recorded.get("scenario_text") != loaded.text:
+                raise ConfigError(str(self.root), "holds results of a different scenario (its text differs)",
                                   "resume with the scenario it was started with, or choose a new --out")
+            then, now = recorded.get("overrides") or {}, loaded.overrides
+            changed = [f"{key} was {then.get(key, 'as written')}, now {now.get(key, 'as written')}"
+                       for key in sorted({*then, *now}) if then.get(key) != now.get(key)]
+            if changed:
+                raise ConfigError(str(self.root), f"was started with other settings ({'; '.join(changed)})",
+                                  "resume with the same options, or choose a new --out")
         else:
             self.cases_dir.mkdir(parents=True, exist_ok=True)
             write_atomically(manifest_path, json.dumps(_manifest(loaded), indent=2))

@@ -225,8 +225,11 @@ def _load_empirical(raw_path: str, where: str, base_dir: Path) -> Distribution:
                 continue  # a header row
             raise ConfigError(where, f"{str(path)!r} row {index + 1} is not a number: {row[0]!r}",
                               hint) from None
-    if not values or min(values) < 0 or not all(math.isfinite(v) for v in values):
-        raise ConfigError(where, f"{str(path)!r} holds no usable durations", hint)
+    for row, value in enumerate(values, start=2 if len(rows) > len(values) else 1):
+        if value < 0 or not math.isfinite(value):
+            raise ConfigError(where, f"{str(path)!r} row {row} is {value!r}, not a duration", hint)
+    if not values:
+        raise ConfigError(where, f"{str(path)!r} holds no durations", hint)
     # The resolved path, so that the profile written into results and handed to sweep workers
     # and to `--target` runs reads back the same file from any working directory.
     return Empirical(str(path.resolve()), tuple(sorted(values)))

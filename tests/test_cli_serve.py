@@ -49,7 +49,7 @@ def test_serve_announces_its_address_serves_and_stops_cleanly(signum: int) -> No
     (["serve", "--latency", "chat=fixed(1)"], "unknown endpoint 'chat'"),
     (["serve", "--fault", "send_message:explode=0.1"], "explode"),
     (["serve", "--fault", "send_message:reset=2"], "less than or equal to 1"),
-    (["serve", "--time-scale", "-1"], "time_scale"),
+    (["serve", "--time-scale", "-1"], "--time-scale"),
     (["serve", "--port", "70000"], "--port"),
     (["serve", "--profile", "/does/not/exist.toml"], "cannot read it"),
 ])
@@ -135,3 +135,13 @@ def test_a_run_whose_every_file_failed_exits_1_and_says_why() -> None:
     assert "failed" in result.stdout  # the table still shows each file and its reason
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "every item failed" in lines[0] and "http_status: 3" in lines[0]
+
+
+@pytest.mark.parametrize("command", [["run", "--files", "1"], ["serve"], ["reproduce"]])
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "101"])
+def test_a_time_scale_out_of_range_says_so(command: list[str], value: str) -> None:
+    # nan used to read "should be less than or equal to 100"
+    result = CliRunner().invoke(main, [*command, "--time-scale", value])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is not a number above 0 and at most 100" in lines[0]

@@ -84,3 +84,9 @@ def test_an_empirical_profile_reads_back_the_same_file_from_any_working_director
     monkeypatch.chdir(tmp_path / "elsewhere")
     again = profile_from_mapping(profile.to_document(), "document")
     assert again.latency_of(Endpoint.SEND_MESSAGE).mean == pytest.approx(22.0)
+
+
+def test_an_empirical_csv_with_a_negative_row_names_the_row(tmp_path: Path) -> None:
+    (tmp_path / "lat.csv").write_text("duration_s\n21\n-3\n22\n")
+    with pytest.raises(ConfigError, match="row 3 is -3.0, not a duration"):
+        parse_distribution("empirical(lat.csv)", "latency.send_message", tmp_path)

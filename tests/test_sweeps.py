@@ -337,3 +337,13 @@ def test_resume_needs_an_existing_out_folder(tmp_path: Path) -> None:
     missing = CliRunner().invoke(main, ["reproduce", "--resume", "--out", str(tmp_path / "nothere")])
     assert missing.exit_code == 2 and "nothing to resume" in missing.stderr
     assert not (tmp_path / "nothere").exists() and not Path("results").joinpath("flaky-server").exists()
+
+
+def test_resuming_with_other_settings_names_the_setting_that_differs(tmp_path: Path) -> None:
+    loaded = parse_scenario(GOOD, "tiny.toml", None).with_overrides(mode="virtual")
+    store = ResultsStore(tmp_path / "out")
+    run_sweep(plan_sweep(loaded, store, resume=False), store, InlineExecutor())
+    with pytest.raises(Exception, match="repetitions was as written, now 1"):
+        plan_sweep(loaded.with_overrides(repetitions=1), store, resume=True)
+    with pytest.raises(Exception, match="mode was virtual, now as written"):
+        plan_sweep(parse_scenario(GOOD, "tiny.toml", None), store, resume=True)
