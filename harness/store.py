@@ -66,6 +66,15 @@ class CaseFailure:
         return f"{self.error}: {message}" if message else self.error
 
 
+def make_folder(path: Path, option: str) -> None:
+    """Create ``path`` (and its parents), or say in one line why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(option, f"{str(path)!r} cannot be created ({error.strerror})",
+                          f"give {option} a folder you can write to") from None
+
+
 class ResultsStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -90,7 +99,7 @@ class ResultsStore:
                 raise ConfigError(str(self.root), f"was started with other settings ({'; '.join(changed)})",
                                   "resume with the same options, or choose a new --out")
         else:
-            self.cases_dir.mkdir(parents=True, exist_ok=True)
+            make_folder(self.cases_dir, "--out")
             write_atomically(manifest_path, json.dumps(_manifest(loaded), indent=2))
         for leftover in self.cases_dir.glob(f"{TEMP_PREFIX}*"):
             shutil.rmtree(leftover, ignore_errors=True)  # a case cut short by an interruption

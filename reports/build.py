@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from harness.store import (
     CROSS_CHECK,
     MANIFEST,
+    make_folder,
     load_calls,
     load_events,
     load_files,
@@ -70,9 +71,9 @@ def build_report(results: Path, out: Path | None = None, formats: Iterable[str] 
     if not (results / "manifest.json").is_file():
         raise ConfigError(str(results), "is not a results directory (no manifest.json)",
                           "give a directory written by onyx-bench sweep or reproduce")
-    content = _collect(results, idle_timeout_s)
     folder = out or results / "report"
-    (folder / "plots").mkdir(parents=True, exist_ok=True)
+    make_folder(folder / "plots", "--out")  # before any work: an unwritable output is one line
+    content = _collect(results, idle_timeout_s)
     images = {}
     for name, (_, figure) in content.figures.items():
         images[name] = folder / "plots" / f"{name}.{image_format}"

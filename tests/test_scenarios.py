@@ -161,3 +161,20 @@ def test_report_refuses_a_missing_folder_and_an_empty_format_list(tmp_path: Path
     empty = CliRunner().invoke(main, ["report", str(tmp_path / "r"), "--format", ""])
     assert empty.exit_code == 2 and "names no format" in empty.stderr
     assert not (tmp_path / "r" / "report").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["sweep", "flaky-server", "--out", "/proc/onyx-bench-forbidden"],
+    ["reproduce", "--out", "/proc/onyx-bench-forbidden"],
+    ["report", "{results}", "--out", "{file}/x"],
+])
+def test_an_unwritable_output_is_one_line_and_exit_2_before_any_work(tmp_path: Path, args: list[str]) -> None:
+    # these used to end in a NotADirectoryError or FileNotFoundError traceback
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "manifest.json").write_text("{}")
+    (tmp_path / "file").write_text("not a folder")
+    filled = [a.format(results=tmp_path / "results", file=tmp_path / "file") for a in args]
+    result = CliRunner().invoke(main, filled)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot be created" in lines[0] and "Traceback" not in result.output
