@@ -127,6 +127,7 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
 
     if files + folders == 0:
         raise ConfigError("--files", "nothing to run", "give --files N or --folders M with N + M > 0")
+    _refuse_ignored_flags(click.get_current_context(), strategy, target, Mode(mode))
     config = RunConfig(files=files, folders=folders, strategy=make_strategy(strategy, size),
                        profile=build_profile(profile_path, latency, fault, seed, time_scale),
                        target=target, transport=TransportKind(transport), mode=Mode(mode))
@@ -153,6 +154,31 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
         raise click.ClickException(
             f"every item failed or was skipped ({', '.join(f'{k}: {n}' for k, n in kinds.most_common())}); "
             f"the reasons are in the table above (or in --json's files)")
+
+
+def _refuse_ignored_flags(ctx: click.Context, strategy: str, target: str | None, mode: Mode) -> None:
+    """A flag does what it says, or combining it is a one-line error: never silently ignored."""
+    from click.core import ParameterSource
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+
+    if strategy == "sequential" and given("size"):
+        raise ConfigError("--size", "sequential takes no size", "drop --size, or use --strategy batch or window")
+    if target is not None:
+        for name, flag in PROFILE_FLAGS.items():
+            if given(name):
+                raise ConfigError(flag, "has no effect with --target: the server's own profile applies",
+                                  f"set it on the server (onyx-bench serve {flag} ...), or drop --target")
+    if mode is Mode.VIRTUAL:
+        for name, flag in (("time_scale", "--time-scale"), ("transport", "--transport")):
+            if given(name):
+                raise ConfigError(flag, "has no effect in virtual mode (no wall clock, no sockets)",
+                                  f"drop {flag}, or use --mode real")
+
+
+PROFILE_FLAGS = {"profile_path": "--profile", "latency": "--latency", "fault": "--fault", "seed": "--seed",
+                 "time_scale": "--time-scale"}
 
 
 main.add_command(list_scenarios)

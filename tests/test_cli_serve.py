@@ -145,3 +145,18 @@ def test_a_time_scale_out_of_range_says_so(command: list[str], value: str) -> No
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "is not a number above 0 and at most 100" in lines[0]
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["--strategy", "sequential", "--size", "4"], "--size"),
+    (["--target", "http://127.0.0.1:1", "--seed", "3"], "--seed"),
+    (["--target", "http://127.0.0.1:1", "--latency", "send_message=fixed(1)"], "--latency"),
+    (["--target", "http://127.0.0.1:1", "--time-scale", "0.1"], "--time-scale"),
+    (["--mode", "virtual", "--time-scale", "0.1"], "--time-scale"),
+    (["--mode", "virtual", "--transport", "httpx"], "--transport"),
+])
+def test_a_flag_that_would_be_ignored_is_one_line_and_exit_2(args: list[str], flag: str) -> None:
+    result = CliRunner().invoke(main, ["run", "--files", "1", *args])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"onyx-bench: error: {flag}:") and result.stdout == ""
