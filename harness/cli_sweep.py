@@ -189,6 +189,11 @@ def reproduce(reps: int | None, time_scale: float | None, jobs: int, out: Path |
 
     loaded = load_scenario("seed-table")
     real = mode == Mode.REAL.value
+    if time_scale is not None and not real and not cross_check:
+        from mock_onyx.errors import ConfigError
+
+        raise ConfigError("--time-scale", "has no effect: nothing runs on sockets (virtual mode, no cross-check)",
+                          "drop --time-scale, or keep the cross-check, or use --mode real")
     loaded = loaded.with_overrides(mode=None if mode == loaded.scenario.mode else mode,
                                    repetitions=reps or (REAL_DEFAULT_REPS if real else None),
                                    time_scale=time_scale)

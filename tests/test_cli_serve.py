@@ -160,3 +160,9 @@ def test_a_flag_that_would_be_ignored_is_one_line_and_exit_2(args: list[str], fl
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"onyx-bench: error: {flag}:") and result.stdout == ""
+
+
+def test_reproduce_refuses_a_time_scale_that_nothing_would_use(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["reproduce", "--no-cross-check", "--time-scale", "0.1",
+                                       "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "--time-scale" in result.stderr and not (tmp_path / "r").exists()
