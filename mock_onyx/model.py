@@ -75,6 +75,9 @@ class _Accepted:
 _Handler = Callable[["OnyxModel", MockRequest, dict[str, str]], "_Accepted | BodyReply"]
 
 
+MAX_PIECES = 1000
+
+
 class OnyxModel:
     """One mock Onyx server's state: profile, behaviour, stats, chat sessions."""
 
@@ -214,7 +217,10 @@ class OnyxModel:
 
     def _answer_stream(self, draw: Draw, session_id: str, empty: bool) -> StreamReply:
         total = draw.latency_s
-        pieces = max(1, math.ceil(total / self.profile.piece_interval_s))
+        # At most MAX_PIECES packets, whatever the latency: a stream no client waits for (fixed(1e9))
+        # must not be built as hundreds of millions of packets. Past MAX_PIECES x piece_interval_s
+        # (5,000 s by default, far beyond every timeout) the pieces just come further apart.
+        pieces = max(1, min(MAX_PIECES, math.ceil(total / self.profile.piece_interval_s)))
         words = content.answer_words(draw.key, pieces)
         texts = ["" for _ in words] if empty else [w + (" " if i < pieces - 1 else "")
                                                    for i, w in enumerate(words)]

@@ -84,3 +84,13 @@ def test_running_out_of_open_files_is_the_harness_s_error_not_the_server_s() -> 
         except httpx.HTTPError as error:
             assert classify(error) is ErrorKind.HARNESS_LIMIT
     assert classify(httpx.ConnectError("refused")) is ErrorKind.REFUSED
+
+
+def test_a_latency_no_client_waits_for_costs_neither_time_nor_memory() -> None:
+    # fixed(1e9) used to build a stream of 200 million packets (2.6 GB, minutes of CPU); the
+    # client gives up 180 s after the last byte it received, and the run ends at once
+    # (a regression shows as this test running into pytest's 120 s timeout, not as a timed assert)
+    result = run_blocking(RunConfig(files=2, strategy=make_strategy("batch", 2), mode=Mode.VIRTUAL,
+                                    profile=make_profile(latency={"send_message": "fixed(1e9)"})))
+    assert all(o.status is Status.FAILED and o.error_kind is ErrorKind.TIMEOUT for o in result.outcomes)
+    assert all(o.duration_s < 1e6 for o in result.outcomes)
