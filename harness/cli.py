@@ -105,7 +105,8 @@ def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str,
 @click.option("--files", type=click.IntRange(0, 100_000), required=True, help="How many files.")
 @click.option("--folders", type=click.IntRange(0, 10_000), default=0, show_default=True,
               help="How many folders.")
-@click.option("--strategy", type=click.Choice(STRATEGY_KINDS), default="batch", show_default=True)
+@click.option("--strategy", type=click.Choice(STRATEGY_KINDS), default="batch", show_default=True,
+              help="sequential: one file after another; batch: fixed batches; window: at most --size in flight.")
 @click.option("--size", type=click.IntRange(1, 10_000), help="Batch or window size (default 8).")
 @profile_options
 @click.option("--target", metavar="URL",

@@ -160,7 +160,8 @@ CROSS_CHECK_REPS = 3
 @click.option("--time-scale", type=float, callback=time_scale_in_range,
               help="Wall seconds per simulated second of every run on sockets: the cross-check, or "
                    "the whole table with --mode real (default: the scenario's 0.05).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True)
+@click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
+              help="Cases run at once, each in its own process with its own mock.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Results directory (default: results/seed-table-TIMESTAMP).")
 @click.option("--resume", is_flag=True, help="Finish an interrupted reproduction in --out.")
@@ -228,7 +229,8 @@ def reproduce(reps: int | None, time_scale: float | None, jobs: int, out: Path |
               help="Comma-separated: html, md, csv.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Report directory (default: RESULTS/report).")
-@click.option("--image-format", type=click.Choice(IMAGE_FORMATS), default="png", show_default=True)
+@click.option("--image-format", type=click.Choice(IMAGE_FORMATS), default="png", show_default=True,
+              help="Plots as PNG images, or SVG (embedded inline in the HTML).")
 @click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_IDLE_TIMEOUT_S,
               show_default=True, help="The frontend's idle timeout drawn on the progress-gap plot (simulated s).")
 def report(results: Path, formats: str, out: Path | None, image_format: str, idle_timeout: float) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -166,3 +167,12 @@ def test_reproduce_refuses_a_time_scale_that_nothing_would_use(tmp_path: Path) -
     result = CliRunner().invoke(main, ["reproduce", "--no-cross-check", "--time-scale", "0.1",
                                        "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "--time-scale" in result.stderr and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_every_command_has_help_and_every_option_says_what_it_does(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0 and result.stdout.startswith("Usage: ")
+    for parameter in main.commands[command].params:
+        if isinstance(parameter, click.Option) and parameter.name != "help":
+            assert parameter.help, f"{command} {parameter.opts[0]} has no help text"
