@@ -37,10 +37,8 @@ def time_scale_for(overhead_pct: float, time_scale: float, goal_pct: float = WAR
     it falls as 1 / time scale while the model's makespan stays put."""
     needed = time_scale * overhead_pct / goal_pct * _MARGIN
     decade = 10.0 ** math.floor(math.log10(needed))
-    for step in (*_LADDER, 10.0):
-        if decade * step > needed * (1 + 1e-9):
-            return float(f"{decade * step:.6g}")
-    return float(f"{decade * 10:.6g}")  # unreachable: 10 x decade always exceeds needed
+    step = next((s for s in _LADDER if decade * s > needed * (1 + 1e-9)), 10.0)
+    return float(f"{decade * step:.6g}")
 
 
 def overhead_warning(rows: Iterable[tuple[float | None, float]]) -> str | None:

@@ -134,9 +134,10 @@ async def run_once(config: RunConfig) -> RunResult:
                 config.cache.put(items, outcomes)
             stats = await _mock_stats(client, run_id) if target.profile is not None else None
     expected = expected_mean = None
+    file_ids = [item.id for item in items]
     if (target.profile is not None and cached is None
-            and closed_form_applies(target.profile, [i.id for i in items], config.folders)):
-        expected = expected_makespan_s(config.strategy, target.profile, [i.id for i in items])
+            and closed_form_applies(target.profile, file_ids, config.folders)):
+        expected = expected_makespan_s(config.strategy, target.profile, file_ids)
         expected_mean = expected_mean_makespan_s(config.strategy, target.profile, config.files)
     model = await _model_makespan_s(config, target.profile, expected, makespan,
                                     replayable=cached is None)
