@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from harness.cli_compare import compare
 from harness.cli_sweep import list_scenarios, report, reproduce, sweep, time_scale_in_range
 from harness.modes import STRATEGY_KINDS, Mode, TransportKind
 from harness.overhead import inflight_warning, overhead_warning
@@ -186,3 +187,4 @@ main.add_command(list_scenarios)
 main.add_command(sweep)
 main.add_command(reproduce)
 main.add_command(report)
+main.add_command(compare)
