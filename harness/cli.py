@@ -10,6 +10,7 @@ what it runs (the runner, the server, pandas and matplotlib for the reports) in 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import click
 
 from harness.cli_compare import compare
-from harness.cli_sweep import list_scenarios, report, reproduce, sweep, time_scale_in_range
+from harness.cli_sweep import CommandLine, list_scenarios, report, reproduce, sweep, time_scale_in_range
 from harness.modes import STRATEGY_KINDS, Mode, TransportKind
 from harness.overhead import inflight_warning, overhead_warning
 from mock_onyx.errors import ConfigError
@@ -32,6 +33,10 @@ class _OneLineErrors(click.Group):
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        program = sys.argv[0] if os.path.basename(sys.argv[0]) == "onyx-bench" else "onyx-bench"
+        # The command line as typed, for messages that give a command to run next (resume).
+        extra.setdefault("obj", CommandLine(program, tuple(args)))
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as error:
@@ -123,7 +128,7 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
         latency: tuple[str, ...], fault: tuple[str, ...], seed: int | None, time_scale: float | None,
         target: str | None, transport: str, mode: str, as_json: bool) -> None:
     """Run one strategy over N files (and M folders) and measure it, in simulated seconds."""
-    from harness.runner import RunConfig, run_blocking
+    from harness.runner import RunConfig
     from harness.strategies import make_strategy
     from harness.tables import summary_lines
 
@@ -140,7 +145,7 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
         from harness.transports import Credentials
 
         asyncio.run(probe_target(target, Credentials.from_environment()))
-    result = run_blocking(config)
+    result = _run_with_progress(config)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -156,6 +161,33 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
         raise click.ClickException(
             f"every item failed or was skipped ({', '.join(f'{k}: {n}' for k, n in kinds.most_common())}); "
             f"the reasons are in the table above (or in --json's files)")
+
+
+LONG_RUN_S = 5.0  # a run expected to take longer states its expected wall time and shows progress
+
+
+def _run_with_progress(config: Any) -> Any:
+    """``run_blocking``; a long run (or one against a target, whose pace is unknown) first states
+    its expected wall time, then shows files done as they finish."""
+    import dataclasses
+
+    from harness.cli_progress import Progress, about
+    from harness.estimate import run_wall_s
+    from harness.runner import run_blocking
+
+    items = config.files + config.folders
+    expected = None if config.target else run_wall_s(config.strategy.name, config.strategy.size, items,
+                                                     config.profile, config.mode)
+    if expected is not None and expected < LONG_RUN_S:
+        return run_blocking(config)
+    scale = "" if config.mode is Mode.VIRTUAL or config.target else f" at time scale {config.profile.time_scale:g}"
+    name = config.strategy.name + ("" if config.strategy.size is None else f"={config.strategy.size}")
+    what = f"{config.files} files" + (f" + {config.folders} folders" if config.folders else "")
+    click.echo(f"{name} over {what}{scale}: "
+               f"{'wall time unknown (a target)' if expected is None else about(expected)}", err=True)
+    with Progress(items, "items" if config.folders else "files", expected_s=expected) as progress:
+        return run_blocking(dataclasses.replace(
+            config, on_item_done=lambda done: progress.advance(done - progress.done)))
 
 
 def _refuse_ignored_flags(ctx: click.Context, strategy: str, target: str | None, mode: Mode) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -53,31 +54,72 @@ def list_scenarios(name: str | None) -> None:
         click.echo(f"{name:<18} {len(scenario.cases()):>5} cases  {scenario.description}")
 
 
-def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool) -> ResultsStore:
-    """Run (or finish) a sweep with a progress bar; on Ctrl-C (or SIGTERM) keep what finished and
-    exit 130 (or 143); if cases failed, store every other one, name them and exit 1."""
+def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool,
+           command_out: Path | None = None) -> ResultsStore:
+    """Run (or finish) a sweep, stating its expected wall time first and its progress as it goes;
+    on Ctrl-C (or SIGTERM) keep what finished, print the command that finishes it and exit 130
+    (or 143); if cases failed, store every other one, name them and exit 1."""
+    from harness.cli_progress import Progress, about
     from harness.store import ResultsStore
     from harness.sweep import SweepTerminated, executor_for, plan_sweep, run_sweep, sigterm_interrupts
 
     store = ResultsStore(out)
     plan: SweepPlan = plan_sweep(loaded, store, resume)
+    expected = _expected_wall_s(loaded, plan, jobs)
     click.echo(f"{loaded.scenario.name}: {plan.total} cases, {plan.already_done} already done, "
-               f"{len(plan.tasks)} to run with {jobs} job(s); results in {out}", err=True)
+               f"{len(plan.tasks)} to run with {jobs} job(s), {about(expected)}; results in {out}", err=True)
     try:
-        with sigterm_interrupts(), click.progressbar(length=plan.total, label="cases", file=sys.stderr,
-                                                     show_pos=True) as bar:
-            bar.update(plan.already_done)
-            failures = run_sweep(plan, store, executor_for(jobs), on_case=lambda case: bar.update(1))
+        with sigterm_interrupts(), Progress(plan.total, "cases", plan.already_done, expected) as progress:
+            failures = run_sweep(plan, store, executor_for(jobs), on_case=lambda case: progress.advance())
     except KeyboardInterrupt as interruption:
         terminated = isinstance(interruption, SweepTerminated)
         click.echo(f"{'terminated' if terminated else 'interrupted'}: {len(store.finished())} of "
-                   f"{plan.total} cases kept in {out}; run the same command again with "
-                   f"--out {out} --resume to finish", err=True)
+                   f"{plan.total} cases kept in {out}; to finish them: {resume_command(command_out or out)}",
+                   err=True)
         raise click.exceptions.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
     _warn_about_overhead(out)
     if failures:
-        _fail_with(failures, plan.total, out)
+        _fail_with(failures, plan.total, out, command_out or out)
     return store
+
+
+def _expected_wall_s(loaded: LoadedScenario, plan: SweepPlan, jobs: int) -> float:
+    from harness.estimate import run_wall_s, sweep_wall_s
+
+    profile = loaded.scenario.profile(0, loaded.source, loaded.base_dir)
+    mode = Mode(loaded.scenario.mode)
+    walls: dict[tuple[str, int | None, int], float] = {}
+    for task in plan.tasks:
+        case = task.case
+        key = (case.kind, case.size, case.files + case.folders)
+        if key not in walls:
+            walls[key] = run_wall_s(case.kind, case.size, key[2], profile, mode)
+    return sweep_wall_s((walls[(t.case.kind, t.case.size, t.case.files + t.case.folders)]
+                         for t in plan.tasks), jobs)
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """The command line as typed (``harness.cli`` puts it in the context's ``obj``)."""
+
+    program: str
+    args: tuple[str, ...]
+
+
+def resume_command(out: Path) -> str:
+    """The command line that finishes an interrupted sweep: this one, with ``--out`` and ``--resume``."""
+    import shlex
+
+    typed = click.get_current_context().find_object(CommandLine) or CommandLine("onyx-bench", ())
+    kept, skip = [], False
+    for arg in typed.args:
+        if skip:
+            skip = False
+        elif arg == "--out":
+            skip = True
+        elif not arg.startswith("--out=") and arg != "--resume":
+            kept.append(arg)
+    return shlex.join([typed.program, *kept, "--out", str(out), "--resume"])
 
 
 def _output_folder(out: Path | None, resume: bool, name: str) -> Path:
@@ -112,7 +154,7 @@ def _warn_about_overhead(out: Path) -> None:
                 click.echo(line, err=True)
 
 
-def _fail_with(failures: list[tuple[Case, CaseFailure]], total: int, out: Path) -> None:
+def _fail_with(failures: list[tuple[Case, CaseFailure]], total: int, out: Path, command_out: Path) -> None:
     """One line per failed case (the first few), then the one-line error: exit status 1."""
     from harness.store import FAILED
 
@@ -122,31 +164,85 @@ def _fail_with(failures: list[tuple[Case, CaseFailure]], total: int, out: Path) 
         click.echo(f"failed: ... and {len(failures) - FAILURE_LINES} more", err=True)
     raise click.ClickException(
         f"{len(failures)} of {total} cases failed (tracebacks in {out / FAILED}); every other case is "
-        f"stored: run the same command again with --out {out} --resume to retry the failed ones")
+        f"stored; to retry the failed ones: {resume_command(command_out)}")
+
+
+def scenario_options(command: Any) -> Any:
+    """The flags that override a scenario's top-level settings (``sweep`` and ``reproduce``)."""
+    options = [
+        click.option("--reps", type=click.IntRange(1, 10_000),
+                     help="Repetitions of every case (default: the scenario's)."),
+        click.option("--seed", type=int,
+                     help="The scenario's seed: repetition r runs with profile seed seed * 1000 + r "
+                          "(default: the scenario's)."),
+        click.option("--time-scale", type=float, callback=time_scale_in_range,
+                     help="Wall seconds per simulated second of every run on sockets, above 0, at most "
+                          "100 (default: the scenario's, 0.05 unless it says otherwise)."),
+        click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
+                     help="Cases run at once, each in its own process with its own mock."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @click.command()
 @click.argument("scenario")
+@scenario_options
+@click.option("--mode", type=click.Choice(MODES), help="real or virtual (default: the scenario's).")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Results directory (default: results/NAME-TIMESTAMP).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
-              help="Cases run at once, each in its own process with its own mock.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted sweep in --out: run only what is missing.")
-@click.option("--report", "with_report", is_flag=True, help="Also build the report and print its path.")
-@click.option("--mode", type=click.Choice(MODES), help="real or virtual (default: the scenario's).")
-def sweep(scenario: str, out: Path | None, jobs: int, resume: bool, with_report: bool,
-          mode: str | None) -> None:
-    """Run every case of SCENARIO (a built-in name or a TOML path) and store the results."""
-    from harness.sweep import default_out
-    from reports.build import build_report
+@click.option("--report/--no-report", "with_report", default=False, show_default=True,
+              help="Also build the report (HTML, Markdown, CSV) and print its path.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"results": DIR, "answer": [...], "summary": [...], "report": PATH or null}.')
+def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float | None, jobs: int,
+          mode: str | None, out: Path | None, resume: bool, with_report: bool, as_json: bool) -> None:
+    """Run every case of SCENARIO (a built-in name or a TOML path), store the results, and say
+    what they show."""
+    from harness.store import load_files, load_manifest, load_runs
+    from reports.answer import answer_lines
+    from reports.build import build_report, planned_cases
+    from reports.summary import summary_table
     from scenarios import load_scenario
 
-    loaded = load_scenario(scenario).with_overrides(mode=mode)
+    loaded = load_scenario(scenario).with_overrides(mode=mode, repetitions=reps, seed=seed,
+                                                    time_scale=time_scale)
+    _refuse_time_scale_without_sockets(time_scale, loaded.scenario.mode == Mode.VIRTUAL.value,
+                                       "drop --time-scale, or use --mode real")
     out = _output_folder(out, resume, loaded.scenario.name)
     _sweep(loaded, out, jobs, resume)
-    click.echo(str(out))
-    if with_report:
-        click.echo(str(build_report(out).outputs["html"]))
+    runs = load_runs(out)
+    answer = answer_lines(runs, planned_cases(load_manifest(out)))
+    report_path = build_report(out).outputs["html"] if with_report else None
+    if as_json:
+        summary = summary_table(runs, load_files(out))
+        click.echo(json.dumps({"results": str(out), "answer": answer,
+                               "summary": _json_records(summary),
+                               "report": None if report_path is None else str(report_path)}, indent=2))
+        return
+    for line in answer:
+        click.echo(line)
+    click.echo(f"results: {out}")
+    if report_path is not None:
+        click.echo(f"report: {report_path}")
+
+
+def _json_records(frame: Any) -> list[dict[str, Any]]:
+    """A DataFrame's rows as JSON-ready dicts: nan and NA as null, a size as a whole number."""
+    records = json.loads(frame.to_json(orient="records"))
+    for record in records:
+        if isinstance(record.get("size"), float):
+            record["size"] = int(record["size"])
+    return list(records)
+
+
+def _refuse_time_scale_without_sockets(time_scale: float | None, no_sockets: bool, fix: str) -> None:
+    if time_scale is not None and no_sockets:
+        from mock_onyx.errors import ConfigError
+
+        raise ConfigError("--time-scale", "has no effect: nothing runs on sockets (virtual mode)", fix)
 
 
 REAL_DEFAULT_REPS = 5  # reproduce --mode real: the whole table on sockets takes minutes per repetition
@@ -155,49 +251,43 @@ CROSS_CHECK_REPS = 3
 
 
 @click.command()
-@click.option("--reps", type=click.IntRange(1, 1000),
-              help="Repetitions (default: the scenario's 30; 5 with --mode real).")
-@click.option("--time-scale", type=float, callback=time_scale_in_range,
-              help="Wall seconds per simulated second of every run on sockets: the cross-check, or "
-                   "the whole table with --mode real (default: the scenario's 0.05).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
-              help="Cases run at once, each in its own process with its own mock.")
+@scenario_options
+@click.option("--mode", type=click.Choice(MODES), default="virtual", show_default=True,
+              help="virtual: the table in-process on a virtual clock (exact), cross-checked on sockets; "
+                   "real: the whole table through the mock on loopback sockets (5 repetitions unless --reps).")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Results directory (default: results/seed-table-TIMESTAMP).")
 @click.option("--resume", is_flag=True, help="Finish an interrupted reproduction in --out.")
-@click.option("--mode", type=click.Choice(MODES), default="virtual", show_default=True,
-              help="virtual: the table in-process on a virtual clock (exact), cross-checked on sockets; "
-                   "real: the whole table through the mock on loopback sockets.")
 @click.option("--cross-check/--no-cross-check", default=True, show_default=True,
               help="After a virtual table, run its 10-file row through the aiohttp mock on loopback.")
+@click.option("--report/--no-report", "with_report", default=True, show_default=True,
+              help="Also build the report (HTML, Markdown, CSV) and print its path.")
 @click.option("--json", "as_json", is_flag=True,
-              help='Print {"rows": [...], "cross_check": [...], "report": PATH} instead of tables.')
-def reproduce(reps: int | None, time_scale: float | None, jobs: int, out: Path | None, resume: bool,
-              mode: str, cross_check: bool, as_json: bool) -> None:
+              help='Print {"answer": [...], "rows": [...], "cross_check": [...], "report": PATH or null} '
+                   "instead of tables.")
+def reproduce(reps: int | None, seed: int | None, time_scale: float | None, jobs: int, mode: str,
+              out: Path | None, resume: bool, cross_check: bool, with_report: bool, as_json: bool) -> None:
     """Reproduce the seed's speedup table: sequential vs batches of 5, 8 and 10.
 
     The table comes from virtual mode (the same extractor, strategies and behaviour model on a
     virtual clock: exact, and fast enough for 30 repetitions); its 10-file row is then run again
     through the aiohttp mock on loopback sockets, 3 repetitions with the same seeds, and the two
     are compared."""
-    from harness.store import CROSS_CHECK, load_runs
-    from harness.sweep import default_out
+    from harness.store import CROSS_CHECK, load_manifest, load_runs
     from reports import markdown_table, rows_json, seed_table_rows
-    from reports.build import build_report
+    from reports.answer import answer_lines
+    from reports.build import build_report, planned_cases
     from reports.cross_check import cross_check_frame, cross_check_json, cross_check_rows
     from reports.seed_table import frame_to_markdown
     from scenarios import load_scenario
 
     loaded = load_scenario("seed-table")
     real = mode == Mode.REAL.value
-    if time_scale is not None and not real and not cross_check:
-        from mock_onyx.errors import ConfigError
-
-        raise ConfigError("--time-scale", "has no effect: nothing runs on sockets (virtual mode, no cross-check)",
-                          "drop --time-scale, or keep the cross-check, or use --mode real")
+    _refuse_time_scale_without_sockets(time_scale, not real and not cross_check,
+                                       "drop --time-scale, or keep the cross-check, or use --mode real")
     loaded = loaded.with_overrides(mode=None if mode == loaded.scenario.mode else mode,
                                    repetitions=reps or (REAL_DEFAULT_REPS if real else None),
-                                   time_scale=time_scale)
+                                   seed=seed, time_scale=time_scale)
     out = _output_folder(out, resume, loaded.scenario.name)
     _sweep(loaded, out, jobs, resume)
     checks: list[CrossCheckRow] = []
@@ -208,19 +298,25 @@ def reproduce(reps: int | None, time_scale: float | None, jobs: int, out: Path |
                                       workload={"files": [CROSS_CHECK_FILES], "folders": [0]})
         click.echo(f"cross-check: the {CROSS_CHECK_FILES}-file row through the aiohttp mock on loopback "
                    f"sockets at time scale {check.scenario.time_scale:g}", err=True)
-        _sweep(check, out / CROSS_CHECK, jobs, resume)
+        _sweep(check, out / CROSS_CHECK, jobs, resume, command_out=out)
         checks = cross_check_rows(load_runs(out), load_runs(out / CROSS_CHECK))
-    rows = seed_table_rows(load_runs(out))
-    report = build_report(out).outputs["html"]
+    runs = load_runs(out)
+    rows = seed_table_rows(runs)
+    answer = answer_lines(runs, planned_cases(load_manifest(out)))
+    report_path = build_report(out).outputs["html"] if with_report else None
     if as_json:
-        click.echo(json.dumps({"rows": rows_json(rows), "cross_check": cross_check_json(checks),
-                               "report": str(report)}, indent=2))
+        click.echo(json.dumps({"answer": answer, "rows": rows_json(rows), "cross_check": cross_check_json(checks),
+                               "report": None if report_path is None else str(report_path)}, indent=2))
         return
-    click.echo(markdown_table(rows))
+    for line in answer:
+        click.echo(line)
+    click.echo(f"\n{markdown_table(rows)}")
     if checks:
         click.echo(f"\n### Cross-check: virtual against real sockets (same seeds)\n\n"
                    f"{frame_to_markdown(cross_check_frame(checks))}")
-    click.echo(f"\nreport: {report}")
+    click.echo(f"\nresults: {out}")
+    if report_path is not None:
+        click.echo(f"report: {report_path}")
 
 
 @click.command()

@@ -8,7 +8,7 @@ import dataclasses
 import gc
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
@@ -60,6 +60,9 @@ class RunConfig:
     timeouts: Timeouts = Timeouts()
     cache: ContextCache | None = None  # the seed's context cache, shared across runs
     mode: Mode = Mode.REAL
+    # Told the number of items finished after each one (a progress display); never part of the
+    # measurement: it runs on the loop between items, so it must return at once.
+    on_item_done: Callable[[int], None] | None = field(default=None, compare=False)
 
     def items(self) -> list[WorkItem]:
         return ([WorkItem(ItemKind.FILE, i) for i in range(1, self.files + 1)]
@@ -125,7 +128,7 @@ async def run_once(config: RunConfig) -> RunResult:
                 origin = clock.now()
                 extractor = OnyxExtractor(client, clock, origin, config.timeouts)
                 ctx = RunContext(clock=clock, origin_s=origin, extract=extractor.extract,
-                                 total=len(items))
+                                 total=len(items), on_item_done=config.on_item_done)
                 cached = config.cache.get(items) if config.cache else None
                 outcomes = (cached if cached is not None
                             else tuple(await config.strategy.run(items, ctx)))
@@ -172,7 +175,8 @@ async def _model_makespan_s(config: RunConfig, profile: Profile | None, expected
         return makespan
     if profile is None or not replayable:
         return None
-    replay = dataclasses.replace(config, mode=Mode.VIRTUAL, cache=None, target=None, profile=profile)
+    replay = dataclasses.replace(config, mode=Mode.VIRTUAL, cache=None, target=None, profile=profile,
+                                 on_item_done=None)
     # A thread of its own: a virtual-time loop cannot run inside this (real-time) one.
     result = await asyncio.to_thread(run_blocking, replay)
     return result.summary.makespan_s

@@ -33,6 +33,7 @@ from harness.store import (
 from mock_onyx import Distribution, Endpoint
 from mock_onyx.errors import ConfigError
 from reports import plots
+from reports.answer import answer_lines
 from reports.cross_check import cross_check_frame, cross_check_rows
 from reports.formats import DEFAULT_IDLE_TIMEOUT_S, FORMATS, IMAGE_FORMATS
 from reports.seed_table import frame_to_markdown, seed_table_frames, seed_table_rows
@@ -52,6 +53,7 @@ class Report:
 @dataclass(frozen=True)
 class _Content:
     manifest: dict[str, Any]
+    answer: list[str]  # what the results show, in a few lines (``reports.answer``)
     tables: dict[str, pd.DataFrame]  # title -> printed cells
     figures: dict[str, tuple[str, Figure]]  # name -> (title, figure)
 
@@ -98,6 +100,7 @@ def _collect(results: Path, idle_timeout_s: float) -> _Content:
     if runs.empty:
         raise ConfigError(str(results), "holds no finished case", "run the sweep (or --resume it) first")
     summary = summary_table(runs, files)
+    answer = answer_lines(runs, planned_cases(manifest))
     tables = {"Summary": _printed(summary)}
     for size, frame in seed_table_frames(seed_table_rows(runs)).items():
         tables[f"The seed's table: sequential vs batch={size}"] = frame
@@ -118,7 +121,17 @@ def _collect(results: Path, idle_timeout_s: float) -> _Content:
             [(label(run["kind"], run["size"]), events[events["case_id"] == run["case_id"]],
               run["makespan_s"]) for run in chosen], idle_timeout_s)),
     }
-    return _Content(manifest, tables, {k: (t, f) for k, (t, f) in figures.items() if f is not None})
+    return _Content(manifest, answer, tables, {k: (t, f) for k, (t, f) in figures.items() if f is not None})
+
+
+def planned_cases(manifest: dict[str, Any]) -> int | None:
+    """How many cases the sweep that wrote these results planned (its scenario and overrides)."""
+    folder = Path(manifest["scenario_dir"]) if manifest.get("scenario_dir") else None
+    try:
+        loaded = parse_scenario(manifest["scenario_text"], manifest["scenario_source"], folder)
+        return len(loaded.with_overrides(**(manifest.get("overrides") or {})).scenario.cases())
+    except (ConfigError, KeyError, TypeError):
+        return None  # a manifest from an older format: no count to compare with
 
 
 def _printed(summary: pd.DataFrame) -> pd.DataFrame:
@@ -185,6 +198,7 @@ def _provenance(manifest: dict[str, Any]) -> pd.DataFrame:
 def _markdown(content: _Content, images: dict[str, Path], folder: Path) -> str:
     manifest = content.manifest
     parts = [f"# onyx-bench report: {manifest['scenario_name']}", "",
+             "## Answer", "", *(f"- {line}" for line in content.answer), "",
              "Times in simulated seconds. Measured values are means over repetitions ± the half-width "
              "of their 95% confidence interval; closed form = the expectation over the profile's "
              "latency distributions; speedup = 1 - parallel / sequential (in the seed's table: its mean "
@@ -205,7 +219,7 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
 caption { text-align: left; font-weight: bold; font-size: 1.2em; padding: 0.6em 0 0.3em; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; } .answer { font-size: 1.1em; }
 figure { margin: 1.5em 0; } img { max-width: 100%; } pre { background: #f6f6f6; padding: 1em; }
 """
 
@@ -216,6 +230,8 @@ def _html(content: _Content, images: dict[str, Path]) -> str:
              f"<title>onyx-bench report: {html.escape(manifest['scenario_name'])}</title>",
              f"<style>{_STYLE}</style></head><body>",
              f"<h1>onyx-bench report: {html.escape(manifest['scenario_name'])}</h1>",
+             "<h2>Answer</h2><ul class=\"answer\">",
+             *(f"<li>{html.escape(line)}</li>" for line in content.answer), "</ul>",
              "<p>Times in simulated seconds. Measured values are means over repetitions ± the "
              "half-width of their 95% confidence interval; closed form = the expectation over the "
              "profile's latency distributions; speedup = 1 - parallel / sequential (in the seed's "

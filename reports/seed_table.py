@@ -114,10 +114,22 @@ def _cell(value: float | None, digits: int = 1, suffix: str = "") -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}{suffix}"
 
 
+def _measured(mean: float | None, ci: float | None, unit: str) -> str:
+    """``67.3 ± 2.2 s``; ``67.3 s (1 run)`` where one repetition gives no interval."""
+    if mean is None or math.isnan(mean):
+        return "-"
+    if ci is None or math.isnan(ci):
+        return f"{mean:.1f}{unit} (1 run)"
+    return f"{mean:.1f} ± {ci:.1f}{unit}"
+
+
 def seed_table_frames(rows: list[Row]) -> dict[int, pd.DataFrame]:
-    """The seed's table for each batch size present, as printed cells: the seed's figures, the
-    measured mean ± 95% CI, and the closed form. The measured speedup is the paired one: the mean
-    over repetitions of each run's speedup over the same repetition's sequential run ± 95% CI."""
+    """The seed's table for each batch size measured beside sequential, as printed cells: the
+    seed's figures, the measured mean ± 95% CI, and the closed form. The measured speedup is the
+    paired one: the mean over repetitions of each run's speedup over the same repetition's
+    sequential run ± 95% CI. A file count without a sequential run has no row (no speedup to
+    show), and a column with nothing in it (the seed's figures beside file counts the seed did not
+    measure, a closed form where none applies) is left out."""
     sequential = {(row.files, row.folders): row for row in rows if row.strategy == "sequential"}
     sizes = sorted({row.size for row in rows if row.strategy == "batch" and row.size is not None})
     frames = {}
@@ -125,22 +137,24 @@ def seed_table_frames(rows: list[Row]) -> dict[int, pd.DataFrame]:
         cells = []
         for row in (r for r in rows if r.strategy == "batch" and r.size == size):
             base = sequential.get((row.files, row.folders))
+            if base is None:
+                continue
             seed = SEED_TABLE.get(row.files) if row.folders == 0 else None
             cells.append({
                 "Files": str(row.files) if row.folders == 0 else f"{row.files} + {row.folders} folders",
                 "Sequential (seed)": _cell(seed[0] if seed else None, 0, " s"),
-                "Sequential measured": (f"{_cell(base.makespan_s_mean)} ± {_cell(base.makespan_s_ci95)} s"
-                                        if base else "-"),
-                "Sequential closed form": _cell(base.expected_makespan_s if base else None, 1, " s"),
+                "Sequential measured": _measured(base.makespan_s_mean, base.makespan_s_ci95, " s"),
+                "Sequential closed form": _cell(base.expected_makespan_s, 1, " s"),
                 f"Batch={size} (seed)": _cell(row.seed_makespan_s, 0, " s"),
-                f"Batch={size} measured": f"{_cell(row.makespan_s_mean)} ± {_cell(row.makespan_s_ci95)} s",
+                f"Batch={size} measured": _measured(row.makespan_s_mean, row.makespan_s_ci95, " s"),
                 f"Batch={size} closed form": _cell(row.expected_makespan_s, 1, " s"),
                 "Speedup (seed)": _cell(row.seed_speedup_pct, 0, "%"),
-                "Speedup measured": (f"{_cell(row.paired_speedup_pct)} ± {_cell(row.paired_speedup_pct_ci95)}%"
-                                     if row.paired_speedup_pct is not None else "-"),
+                "Speedup measured": _measured(row.paired_speedup_pct, row.paired_speedup_pct_ci95, "%"),
                 "Speedup closed form": _cell(row.expected_speedup_pct, 1, "%"),
             })
-        frames[size] = pd.DataFrame(cells)
+        if cells:
+            frame = pd.DataFrame(cells)
+            frames[size] = frame.loc[:, (frame != "-").any()]
     return frames
 
 

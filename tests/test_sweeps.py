@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -113,14 +114,19 @@ def test_interrupted_sweeps_resume_to_the_same_results(tmp_path: Path) -> None:
     scenario = _write(tmp_path, text)
     total = len(parse_scenario(text, "t", None).scenario.cases())
     out = tmp_path / "interrupted"
-    assert _sweep_until(scenario, out, 3, signal.SIGINT, resume=False)[0] == 130
+    status, stderr = _sweep_until(scenario, out, 3, signal.SIGINT, resume=False)
+    assert status == 130
     after_sigint = _snapshot(out)
+    # the message gives the exact command that finishes the sweep
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"interrupted: {len(after_sigint)} of {total} cases kept in {out}; to finish them: ")
+    resume_command = shlex.split(last.split("; to finish them: ", 1)[1])
+    assert resume_command == [str(SCRIPT), "sweep", str(scenario), "--jobs", "2", "--out", str(out), "--resume"]
     assert 3 <= len(after_sigint) < total
     assert _sweep_until(scenario, out, len(after_sigint) + 3, signal.SIGKILL, resume=True)[0] == -9
     after_sigkill = _snapshot(out)
     assert len(after_sigkill) > len(after_sigint)
-    finish = subprocess.run([str(SCRIPT), "sweep", str(scenario), "--out", str(out), "--jobs", "2",
-                             "--resume"], capture_output=True, text=True, timeout=120)
+    finish = subprocess.run(resume_command, capture_output=True, text=True, timeout=120)
     assert finish.returncode == 0, finish.stderr
     final = _snapshot(out)
     assert len(final) == total
@@ -156,8 +162,8 @@ def test_sigterm_is_handled_as_ctrl_c_and_the_sweep_resumes(tmp_path: Path) -> N
         pd.read_csv(out / "runs.csv")["case_id"])
     assert (out / "files.csv").is_file() and "leaked semaphore" not in stderr
     assert stderr.rstrip().splitlines()[-1] == (f"terminated: {len(kept)} of {total} cases kept in {out}; "
-                                                f"run the same command again with --out {out} --resume "
-                                                f"to finish")
+                                                f"to finish them: {SCRIPT} sweep {scenario} --jobs 2 "
+                                                f"--out {out} --resume")
     finish = CliRunner().invoke(main, ["sweep", str(scenario), "--out", str(out), "--jobs", "1", "--resume"])
     assert finish.exit_code == 0, finish.output
     final = _snapshot(out)
@@ -212,7 +218,8 @@ def test_a_sweep_with_a_failed_case_names_it_and_exits_1_with_the_rest_stored(
     assert lines[-2:] == [
         f"failed: {FAILING_CASE}: RuntimeError: the mock fell over",
         f"onyx-bench: error: 1 of 12 cases failed (tracebacks in {out / 'failed'}); every other case "
-        f"is stored: run the same command again with --out {out} --resume to retry the failed ones"]
+        f"is stored; to retry the failed ones: onyx-bench sweep {scenario} --jobs 1 --mode virtual "
+        f"--out {out} --resume"]
     assert len(pd.read_csv(out / "runs.csv")) == 11 and "Traceback" not in result.stderr
 
 

@@ -28,6 +28,13 @@ class RunContext:
     total: int
     events: list[ProgressEvent] = field(default_factory=list)
     done: int = 0
+    on_item_done: Callable[[int], None] | None = None  # told the count of items finished so far
+
+    def item_done(self) -> None:
+        """One more item finished (ok, failed or skipped)."""
+        self.done += 1
+        if self.on_item_done is not None:
+            self.on_item_done(self.done)
 
     def now(self) -> float:
         return self.clock.now() - self.origin_s
@@ -87,5 +94,5 @@ class RetryPolicy:
         outcome: ItemOutcome = await retrying(ctx.extract_safely, item)
         attempts = int(retrying.statistics.get("attempt_number", 1))
         outcome = dataclasses.replace(outcome, attempts=attempts, start_s=first_start)
-        ctx.done += 1
+        ctx.item_done()
         return outcome

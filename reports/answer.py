@@ -1,0 +1,148 @@
+"""The answer a results directory gives, in a few sentences: what was fastest, by how much, how
+sure that is, and what it cost in lost files. Printed first by ``sweep`` and ``reproduce`` and at
+the top of every report.
+
+Comparisons are paired: every strategy of one repetition ran against the same seed's draws, so
+each run is compared with the other strategy's run of the same seed, and the difference's 95% CI
+says whether it is more than noise. The headline is the largest file count without folders (or
+with the fewest), where the choice of strategy matters most.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from reports.stats import mean_ci95
+from reports.summary import CASE_KEYS, label, with_folders
+
+TIE = 1e-9  # relative: strategies this close in mean makespan ran the same schedule
+
+
+def answer_lines(runs: pd.DataFrame, total_cases: int | None = None) -> list[str]:
+    """A few lines stating what the runs show; ``total_cases``: how many the sweep planned."""
+    runs = with_folders(runs)
+    lines = []
+    finished = len(runs)
+    if total_cases is not None and finished < total_cases:
+        lines.append(f"partial: {finished} of {total_cases} cases finished; the figures below "
+                     f"cover those alone (--resume finishes the sweep)")
+    if runs.empty:
+        return lines
+    folders = int(runs["folders"].min())
+    shown = runs[runs["folders"] == folders]
+    files = int(shown["files"].max())
+    at = _files(files) + (f" + {folders} folders" if folders else "")
+    cases = _case_means(shown[shown["files"] == files])
+    fastest = cases.iloc[0]
+    name = label(fastest["kind"], fastest["size"])
+    if len(cases) == 1:
+        lines.append(f"only {name} ran at {at}: {fastest['makespan_s']:.1f} s; nothing to compare it with")
+        return lines + _losses(cases)
+    lines.append(f"fastest: {name}{_everywhere(shown, name, files)}; at {at} {fastest['makespan_s']:.1f} s"
+                 + _against_sequential(shown, cases, fastest))
+    others = [cases.iloc[1]] + [best for kind, best in _best_per_kind(cases).items()
+                                if kind not in (fastest["kind"], cases.iloc[1]["kind"], "sequential")]
+    for other in others:
+        difference = _paired_pct(shown, other, fastest)
+        lines.append(f"then {label(other['kind'], other['size'])}: {other['makespan_s']:.1f} s, "
+                     f"{_signed(difference, name)}")
+    return lines + _losses(cases)
+
+
+def _case_means(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per strategy and size: mean makespan, success rate; fastest first."""
+    items = runs["files_ok"] + runs["files_failed"] + runs["files_skipped"]
+    runs = runs.assign(success=runs["files_ok"] / items)
+    means = runs.groupby(CASE_KEYS, dropna=False, sort=False).agg(
+        makespan_s=("makespan_s", "mean"), success=("success", "mean"), reps=("makespan_s", "size"))
+    return means.reset_index().sort_values(["makespan_s", "kind", "size"], ignore_index=True)
+
+
+def _files(n: int) -> str:
+    return "1 file" if n == 1 else f"{n} files"
+
+
+def _best_per_kind(cases: pd.DataFrame) -> dict[str, pd.Series]:
+    return {kind: group.iloc[0] for kind, group in cases.groupby("kind", sort=True)}
+
+
+def _everywhere(runs: pd.DataFrame, name: str, files: int) -> str:
+    """Whether the fastest at the headline count is the fastest at every file count."""
+    counts = sorted(int(n) for n in runs["files"].unique())
+    if len(counts) == 1:
+        return ""
+    elsewhere = []
+    for n in counts:
+        means = _case_means(runs[runs["files"] == n])
+        tied = means[means["makespan_s"] <= means["makespan_s"].iloc[0] * (1 + TIE)]  # e.g. one batch
+        labels = [label(kind, size) for kind, size in zip(tied["kind"], tied["size"], strict=True)]
+        if name not in labels:
+            elsewhere.append(f"{labels[0]} at {_files(n)}")
+    if not elsewhere:
+        return f" at every file count ({', '.join(map(str, counts))})"
+    return f" at {_files(files)} (elsewhere: {'; '.join(elsewhere)})"
+
+
+def _against_sequential(runs: pd.DataFrame, cases: pd.DataFrame, fastest: pd.Series) -> str:
+    sequential = cases[cases["kind"] == "sequential"]
+    if fastest["kind"] == "sequential":
+        return ""
+    if sequential.empty:
+        return " (no sequential run in this scenario to measure a speedup against)"
+    mean, ci, pairs = _paired_values(runs, fastest, sequential.iloc[0], lambda own, base: 100 * (1 - own / base))
+    return f", {_percent(mean, ci, pairs)} faster than sequential"
+
+
+def _paired_pct(runs: pd.DataFrame, case: pd.Series, reference: pd.Series) -> tuple[float, float, int]:
+    """100 * (case / reference - 1) per seed: mean, CI half-width, pairs."""
+    return _paired_values(runs, case, reference, lambda own, base: 100 * (own / base - 1))
+
+
+def _paired_values(runs: pd.DataFrame, case: pd.Series, reference: pd.Series,
+                   measure: object) -> tuple[float, float, int]:
+    own, base = _by_seed(runs, case), _by_seed(runs, reference)
+    seeds = own.index.intersection(base.index)
+    if seeds.empty:  # no common seed: compare the means (no interval)
+        return float(measure(own.mean(), base.mean())), math.nan, 0  # type: ignore[operator]
+    mean, ci = mean_ci95([float(measure(own[s], base[s])) for s in seeds])  # type: ignore[operator]
+    return mean, ci, len(seeds)
+
+
+def _by_seed(runs: pd.DataFrame, case: pd.Series) -> pd.Series:
+    same = ((runs["files"] == case["files"]) & (runs["folders"] == case["folders"])
+            & (runs["kind"] == case["kind"])
+            & (runs["size"].isna() if pd.isna(case["size"]) else runs["size"] == case["size"]))
+    return runs[same].groupby("seed")["makespan_s"].mean()
+
+
+def _percent(mean: float, ci: float, pairs: int) -> str:
+    """``87.5 ± 0.2%`` (the 95% CI of paired runs), ``87.5% (1 run)``, or of unpaired means."""
+    if pairs == 0:
+        return f"{mean:.1f}% (means of runs with no seed in common)"
+    if math.isnan(ci):
+        return f"{mean:.1f}% (1 run)"
+    return f"{mean:.1f} ± {ci:.1f}%"
+
+
+def _signed(difference: tuple[float, float, int], reference: str) -> str:
+    mean, ci, pairs = difference
+    if pairs and mean == 0 and (ci == 0 or math.isnan(ci)):
+        return f"the same as {reference} in every run"
+    text = f"{_percent(abs(mean), ci, pairs)} {'slower' if mean > 0 else 'faster'} than {reference}"
+    if pairs >= 2 and not math.isnan(ci) and abs(mean) <= ci:
+        return f"{text} (within noise: the 95% CI spans 0)"
+    return text
+
+
+def _losses(cases: pd.DataFrame) -> list[str]:
+    """A warning for each strategy that lost files at the headline count."""
+    losing = cases[cases["success"] < 1]
+    lines = [f"caution: {label(row['kind'], row['size'])} lost {100 * (1 - row['success']):.1f}% of its "
+             f"files (failed or skipped)" for _, row in losing.iterrows()]
+    clean = cases[cases["success"] == 1]
+    if len(losing) and len(clean) and losing.index[0] == 0:
+        best = clean.iloc[0]
+        lines.append(f"fastest that lost no file: {label(best['kind'], best['size'])}, {best['makespan_s']:.1f} s")
+    return lines
