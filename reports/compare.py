@@ -6,7 +6,8 @@ are never pooled. Where both sides ran a case with the same profile seeds (the s
 latencies and faults), the comparison is paired: a t-test on the per-seed differences of the
 matched runs only. Otherwise it is Welch's t-test (unequal variances). The means shown are over
 the runs the comparison used, so that B - A is their difference. No test is made with one run
-(or one pair), or with no variance; equal values throughout are "identical". Cases on one side
+(or one pair); equal values throughout are "identical", and values with no spread at all that
+differ (deterministic runs) are faster or slower with certainty. Cases on one side
 only are listed as such. The success rate (items ok over items) is set beside the makespans: a
 faster run that failed more items is not better.
 """
@@ -133,7 +134,8 @@ def _verdict(test: str, result: TTest | None, a: list[float], b: list[float], al
         return "1 pair: no test"
     if test == "welch" and min(len(a), len(b)) == 1:
         return "1 run: no test"
-    return "no variance: no test"
+    # No spread at all (deterministic runs, virtual mode): the difference is certain, not noise.
+    return "faster" if sum(b) / len(b) < sum(a) / len(a) else "slower"
 
 
 def conclusion(rows: list[CompareRow], alpha: float = 0.05) -> str:
