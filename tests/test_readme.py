@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 import click
+from click.testing import CliRunner
 import pytest
 
 from harness.cli import main
@@ -37,3 +38,9 @@ def test_every_command_line_shown_parses(line: str) -> None:
 
 def test_the_readme_shows_enough_commands() -> None:
     assert len(SHOWN) >= 6
+
+
+def test_the_scenario_example_is_what_the_tool_prints() -> None:
+    printed = CliRunner().invoke(main, ["scenarios", "seed-table"])
+    assert printed.exit_code == 0
+    assert f"```toml\n{printed.stdout}```" in README

@@ -36,6 +36,7 @@ from harness.sweep import (
     run_case_recording_failure,
     run_sweep,
 )
+from reports.seed_table import frame_to_markdown, seed_table_frames, seed_table_rows
 from scenarios import builtin_names, load_scenario, parse_scenario
 from tests.test_scenarios import GOOD
 
@@ -294,6 +295,10 @@ def test_reproduce_is_the_seeds_table_on_virtual_time_cross_checked_on_sockets(t
         assert -0.5 < check["diff_pct"] < 3.0
     report = Path(data["report"]).read_text()
     assert report.count("table: sequential vs batch=") == 3 and "Cross-check" in report
+    # virtual time is exact: the README shows the very table this prints for batch 8
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert frame_to_markdown(seed_table_frames(seed_table_rows(load_runs(tmp_path / "r")))[8]) in readme
+    assert data["answer"][0].startswith("fastest: batch=10 at every file count (1, 3, 10, 20, 50); at 50 files ")
     assert (tmp_path / "r" / "cross-check" / "runs.csv").is_file()
 
 
