@@ -30,6 +30,7 @@ class Progress:
         self._stream = stream or sys.stderr
         self._every_s = line_every_s
         self._bar: Any = None
+        self._last_written = already_done  # the count the last line showed
         self._started = self._last_line = time.monotonic()
 
     def __enter__(self) -> Progress:
@@ -46,10 +47,14 @@ class Progress:
             self._bar.update(count)
             return
         now = time.monotonic()
-        if now - self._last_line >= self._every_s:
+        if now - self._last_line >= self._every_s or self.done >= self.total:
             self._last_line = now
-            self._stream.write(self.line(now - self._started) + "\n")
-            self._stream.flush()
+            self._write(now)
+
+    def _write(self, now: float) -> None:
+        self._stream.write(self.line(now - self._started) + "\n")
+        self._stream.flush()
+        self._last_written = self.done
 
     def line(self, elapsed_s: float) -> str:
         """``cases 120/600 (20%), 3 s elapsed, about 12 s left``; at the end ``cases 600/600 (100%) in 15 s``."""
@@ -73,9 +78,8 @@ class Progress:
                  trace: TracebackType | None) -> None:
         if self._bar is not None:
             self._bar.__exit__(kind, error, trace)
-        elif kind is None and self.done > self._first:
-            self._stream.write(self.line(time.monotonic() - self._started) + "\n")
-            self._stream.flush()
+        elif kind is None and self.done > self._last_written:
+            self._write(time.monotonic())
 
 
 def about(seconds: float) -> str:

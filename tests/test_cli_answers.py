@@ -124,6 +124,7 @@ def test_progress_lines_give_done_total_elapsed_and_time_left() -> None:
         progress.advance(6)
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("cases 4/10 (40%), ") and lines[-1].startswith("cases 10/10 (100%) in ")
+    assert len(lines) == 2  # the last line once, though the end came with a line due
     assert [about(s) for s in (0.2, 42, 600, 9000)] == ["about 1 s", "about 42 s", "about 10 min", "about 2.5 h"]
 
 
