@@ -25,6 +25,10 @@ from mock_onyx.errors import ConfigError
 
 _STANDARD_NORMAL = NormalDist()
 _Z99 = _STANDARD_NORMAL.inv_cdf(0.99)
+# normal(mean, sd) is truncated at 0; a mean further below 0 than this many sd leaves less than
+# one draw in a billion above it, and the truncated mean and quantiles lose their precision (at
+# about 8.3 sd the mass above 0 rounds to nothing and the mean divides by zero).
+_NORMAL_MIN_Z = -6.0
 _SPEC = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$")
 
 
@@ -158,7 +162,21 @@ def parse_distribution(text: str, where: str, base_dir: Path | None = None) -> D
     if len(args) != arity:
         raise ConfigError(where, f"{kind} takes {arity} number(s), got {len(args)} in {text!r}",
                           f"write it as in {_FORMS}")
-    return build(args, where, text)
+    return _finite(build(args, where, text), where, text)
+
+
+def _finite(dist: Distribution, where: str, text: str) -> Distribution:
+    """``dist``, if its mean and its whole range are finite numbers: finite arguments can still
+    overflow them (lognormal(1, 1e308)'s mean, normal(1e308, 1e308)'s top draw), which would
+    otherwise surface as a traceback when the profile is validated or as a failed run."""
+    try:
+        values = (dist.mean, dist.quantile(0.0), dist.quantile(1.0))
+    except ArithmeticError:  # OverflowError from math.exp
+        values = (math.inf,)
+    if not all(math.isfinite(value) for value in values):
+        raise ConfigError(where, f"{text!r} overflows (its mean or its largest draw is not a finite number)",
+                          "give durations of a sensible size in simulated seconds")
+    return dist
 
 
 def _numbers(raw_args: str, where: str, text: str) -> list[float]:
@@ -194,6 +212,11 @@ def _normal(args: list[float], where: str, text: str) -> Distribution:
         raise ConfigError(where, f"{text!r} has a negative standard deviation", "give sd >= 0")
     if mu <= 0 and sd == 0:
         raise ConfigError(where, f"{text!r} is never positive", "give a positive mean")
+    if sd > 0 and mu / sd < _NORMAL_MIN_Z:
+        raise ConfigError(where, f"{text!r} is almost never positive (its mean is {-mu / sd:.3g} sd "
+                                 f"below 0, where it is truncated)",
+                          f"give a mean of at least {_NORMAL_MIN_Z:g} sd: normal({_NORMAL_MIN_Z * sd:g}, {sd:g}) "
+                          f"or above, or a larger sd")
     return TruncatedNormal(mu, sd)
 
 
@@ -216,6 +239,8 @@ def _load_empirical(raw_path: str, where: str, base_dir: Path) -> Distribution:
             rows = [row for row in csv.reader(handle) if row and row[0].strip()]
     except OSError as error:
         raise ConfigError(where, f"cannot read {str(path)!r} ({error.strerror})", hint) from None
+    except UnicodeDecodeError:
+        raise ConfigError(where, f"cannot read {str(path)!r} (it is not UTF-8 text)", hint) from None
     values = []
     for index, row in enumerate(rows):
         try:

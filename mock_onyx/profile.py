@@ -52,7 +52,8 @@ EndpointName = Literal["indexing_status", "persona", "create_chat_session", "sim
                        "send_message", "folder", "folders"]
 FaultName = Literal["http_500", "http_503", "http_429", "reset", "hang", "error_packet",
                     "empty_answer", "malformed"]
-Probability = Annotated[StrictFloat, Field(ge=0, le=1)]
+# allow_inf_nan=False: nan fails every bound check, and would read "should be less than or equal to 1"
+Probability = Annotated[StrictFloat, Field(ge=0, le=1, allow_inf_nan=False)]
 PositiveId = Annotated[StrictInt, Field(gt=0)]
 
 
@@ -82,7 +83,7 @@ class Profile(_Settings):
     seed: StrictInt = 0
     # 0.05: a 30 s call takes 1.5 s of wall time, and the harness's own per-call CPU, which no
     # time scale compresses, stays near 1% of a makespan (README: "Time scale and accuracy").
-    time_scale: Annotated[StrictFloat, Field(gt=0, le=100)] = 0.05
+    time_scale: Annotated[StrictFloat, Field(gt=0, le=100, allow_inf_nan=False)] = 0.05
     latency: dict[EndpointName | Literal["default"], Distribution] = Field(default_factory=dict)
     faults: dict[EndpointName, dict[FaultName, Probability]] = Field(default_factory=dict)
     error_latency: Distribution = Field(default_factory=lambda: parse_distribution("fixed(0.01)", ""))

@@ -10,6 +10,7 @@ _FIXES = {
     "extra_forbidden": "remove the key or correct its spelling",
     "literal_error": "use one of the names listed",
     "float_type": "give a number",
+    "finite_number": "give a finite number",
     "int_type": "give a whole number",
     "string_type": "give a string in quotes",
     "list_type": "give a list, e.g. [1, 2]",

@@ -101,7 +101,7 @@ class Scenario(_Frozen):
     description: StrictStr = ""
     seed: StrictInt = 0
     repetitions: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
-    time_scale: Annotated[StrictFloat, Field(gt=0, le=100)] = 0.05  # as the profile's default
+    time_scale: Annotated[StrictFloat, Field(gt=0, le=100, allow_inf_nan=False)] = 0.05  # as the profile's default
     mode: Literal["real", "virtual"] = "real"
     server: dict[str, Any] = Field(default_factory=dict)
     workload: Workload

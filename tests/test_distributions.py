@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 
@@ -62,6 +63,12 @@ def test_empirical_reads_observed_durations_relative_to_the_profile(tmp_path: Pa
     ("normal(5, -1)", "negative standard deviation"),
     ("15-30", "is not a distribution"),
     ("empirical(nowhere.csv)", "cannot read"),
+    # finite arguments whose mean or draws are not: these were tracebacks (issue 11)
+    ("normal(-100, 1)", "almost never positive"),  # its mass above 0 rounds to nothing: 0 division
+    ("normal(-8, 1)", "almost never positive"),
+    ("normal(1e308, 1e308)", "overflows"),  # its top draw is inf: every file failed, 'internal'
+    ("lognormal(1, 1e308)", "overflows"),  # math.exp overflows in its mean
+    ("lognormal(1e-320, 1)", "overflows"),
 ])
 def test_bad_distributions_name_the_problem_and_the_fix(text: str, words: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -89,4 +96,18 @@ def test_an_empirical_profile_reads_back_the_same_file_from_any_working_director
 def test_an_empirical_csv_with_a_negative_row_names_the_row(tmp_path: Path) -> None:
     (tmp_path / "lat.csv").write_text("duration_s\n21\n-3\n22\n")
     with pytest.raises(ConfigError, match="row 3 is -3.0, not a duration"):
+        parse_distribution("empirical(lat.csv)", "latency.send_message", tmp_path)
+
+
+def test_a_normal_at_the_edge_of_what_is_allowed_still_samples_above_zero() -> None:
+    assert min(samples("normal(-6, 1)", 200)) >= 0
+    # E[X | X > 0] for X ~ N(-6, 1): -6 + pdf(6) / P(X > 0), the tail mass from erfc (exact there)
+    tail = 0.5 * math.erfc(6 / math.sqrt(2))
+    expected = -6 + math.exp(-18) / math.sqrt(2 * math.pi) / tail
+    assert parse_distribution("normal(-6, 1)", "t").mean == pytest.approx(expected, rel=1e-4)
+
+
+def test_an_empirical_csv_that_is_not_text_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "lat.csv").write_bytes(b"\xff\xfe1\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
         parse_distribution("empirical(lat.csv)", "latency.send_message", tmp_path)

@@ -58,6 +58,9 @@ def test_a_profile_round_trips_through_its_document() -> None:
     ({"seed": "7"}, "seed"),
     ({"time_scale": 0}, "time_scale"),
     ({"folders": {"not_indexed_share": 2}}, "folders.not_indexed_share"),
+    # nan used to read "should be less than or equal to 1; fix: give a smaller value"
+    ({"faults": {"send_message": {"reset": float("nan")}}}, "nan: Input should be a finite number"),
+    ({"time_scale": float("nan")}, "time_scale: nan: Input should be a finite number"),
 ])
 def test_bad_profiles_give_one_line_naming_key_value_and_fix(table: dict, words: str) -> None:
     with pytest.raises(ConfigError) as caught:

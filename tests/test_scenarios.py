@@ -47,6 +47,7 @@ MISTAKES = [
     ("repetitions = 0", "repetitions", "greater than or equal to 1"),
     ("repetitions = 'five'", "repetitions", "valid integer"),
     ("time_scale = -1", "time_scale", "greater than 0"),
+    ("time_scale = nan", "time_scale", "finite number"),  # used to read "less than or equal to 100"
     ("[workload]\nfiles = []", "workload.files", "at least 1"),
     ("[workload]\nfiles = [-3]", "workload.files", "greater than or equal to 0"),
     ("[[strategies]]\nkind = 'turbo'", "strategies", "turbo"),
