@@ -1,0 +1,271 @@
+"""Every option and argument of every command, given one bad value, is one line on stderr and exit
+status 2: no traceback, nothing printed on stdout, nothing written (issue 11).
+
+The cases come from the click commands themselves (``harness.cli.main.commands``), so a new option is
+checked as soon as it exists: its bad value is drawn from its click type (a range: just outside it;
+a choice: "nope"; a float: nan; an int: "x"; a path: one that is wrong for it), or, for a string with
+a grammar, from ``GRAMMAR``. Flags take no value and are skipped; any other parameter with no bad
+value fails, naming itself, until one is added here.
+
+Each case runs the installed ``onyx-bench`` in a subprocess (the group's ``main`` prints one line and
+calls ``sys.exit``, which only a real process shows faithfully), in a fresh working directory that
+holds the inputs it needs. The selected cases all start when the first of them asks for its result,
+``CONCURRENT_CALLS`` at a time, and each test waits for its own (about 10 s for all on 2 cores).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import pytest
+
+from harness.cli import main
+from harness.store import ResultsStore
+from harness.sweep import InlineExecutor, plan_sweep, run_sweep
+from scenarios import parse_scenario
+
+SCRIPT = Path(sys.executable).with_name("onyx-bench")
+CALL_TIMEOUT_S = 30.0  # a bad value fails in well under a second; a serve that listens would hang
+CONCURRENT_CALLS = 2  # one per core: each call is mostly CPU (imports)
+ERROR_PREFIX = "onyx-bench: error: "
+
+TINY = """
+name = "tiny"
+seed = 1
+repetitions = 1
+mode = "virtual"
+[workload]
+files = [1]
+[[strategies]]
+kind = "sequential"
+"""
+SCENARIO_FILE = "tiny.toml"  # in each case's working directory
+RESULTS_DIR = "results-of-tiny"  # a copy of the fixture's results directory, in each case's directory
+
+# Otherwise-valid arguments and options of each command, so that only the bad value is at fault:
+# a bad argument takes the place of the good one, a bad option replaces the base's value.
+BASE_ARGUMENTS: dict[str, list[str]] = {
+    "sweep": [SCENARIO_FILE],
+    "report": [RESULTS_DIR],
+    "compare": [RESULTS_DIR, RESULTS_DIR],
+}
+BASE_OPTIONS: dict[str, dict[str, str]] = {
+    "run": {"--files": "1", "--mode": "virtual"},
+    "sweep": {"--mode": "virtual"},
+    "reproduce": {"--reps": "1"},  # should a bad value ever be ignored, the run is short
+}
+# Options that only make sense in real mode (--target), or are refused in virtual mode: the base
+# run of these is real, so that the bad value alone is wrong.
+REAL_MODE_ONLY = {("run", "--target"), ("run", "--time-scale"), ("run", "--transport")}
+
+# Strings with a grammar, by option (of any command) or by "command ARGUMENT".
+GRAMMAR: dict[str, str] = {
+    "--latency": "send_message=fixed(",  # NAME=DIST with a distribution that does not parse
+    "--fault": "send_message:reset",  # NAME:KIND=P without =P
+    "--target": "not-a-url",
+    "--format": "html,pdf",  # one known format and one unknown
+    "--host": "192.0.2.1",  # TEST-NET-1: a literal address no machine has (no DNS lookup)
+    "scenarios NAME": "nope",
+    "sweep SCENARIO": "nope",
+}
+OUTPUT_PATHS = {"out"}  # path parameters that are written to; every other path is read
+UNWRITABLE = "/proc/forbidden/x"
+
+
+def _range_value(kind: click.types._NumberRangeBase) -> str:
+    """Just outside the range: below its minimum (or above its maximum if it has none)."""
+    if kind.min is not None:
+        value = kind.min if kind.min_open else kind.min - 1
+    elif kind.max is not None:
+        value = kind.max if kind.max_open else kind.max + 1
+    else:
+        return "abc"
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def _path_value(parameter: click.Parameter, kind: click.Path) -> str:
+    if parameter.name in OUTPUT_PATHS:
+        return UNWRITABLE
+    # an input that is not there, in the case's (otherwise empty) working directory
+    return "missing.toml" if not kind.dir_okay else "missing-dir"
+
+
+def _label(parameter: click.Parameter) -> str:
+    """``--files`` for an option, ``RESULTS`` for an argument."""
+    return parameter.opts[0] if isinstance(parameter, click.Option) else parameter.human_readable_name
+
+
+def bad_value(command: str, parameter: click.Parameter) -> str | None:
+    """One bad value for ``parameter`` of ``command``, or None if none is known (the test then fails)."""
+    kind = parameter.type
+    label = _label(parameter) if isinstance(parameter, click.Option) else f"{command} {_label(parameter)}"
+    if label in GRAMMAR:
+        return GRAMMAR[label]
+    if isinstance(kind, click.types._NumberRangeBase):
+        return _range_value(kind)
+    if isinstance(kind, click.Choice):
+        return "nope"
+    if isinstance(kind, click.Path):
+        return _path_value(parameter, kind)
+    if isinstance(kind, click.types.FloatParamType):
+        return "nan"
+    if isinstance(kind, click.types.IntParamType):
+        return "x"
+    if isinstance(kind, click.types.BoolParamType):
+        return "maybe"
+    return None
+
+
+@dataclass(frozen=True)
+class Case:
+    command: str
+    label: str  # "--files", or an argument's name ("RESULTS")
+    value: str | None
+    args: tuple[str, ...]  # after "onyx-bench"
+    needs: tuple[str, ...]  # inputs to put in the working directory: SCENARIO_FILE, RESULTS_DIR
+    kind: str  # the click type's name, for the message when no bad value is known
+    reaches_command: bool  # only the command can refuse it (a path, a grammar): a slower call
+
+    @property
+    def id(self) -> str:
+        return f"{self.command}:{self.label}"
+
+
+def _args(command: str, parameter: click.Parameter, value: str) -> list[str]:
+    arguments = list(BASE_ARGUMENTS.get(command, []))
+    options = dict(BASE_OPTIONS.get(command, {}))
+    if isinstance(parameter, click.Option):
+        if (command, parameter.opts[0]) in REAL_MODE_ONLY:
+            options.pop("--mode", None)
+        for opt in parameter.opts:
+            options.pop(opt, None)
+        options[parameter.opts[0]] = value
+    else:
+        position = [p for p in main.commands[command].params if isinstance(p, click.Argument)].index(parameter)
+        arguments[position:position + 1] = [value]
+    return [command, *arguments, *(word for pair in options.items() for word in pair)]
+
+
+def all_cases() -> Iterator[Case]:
+    for command in sorted(main.commands):
+        for parameter in main.commands[command].params:
+            if isinstance(parameter, click.Option) and parameter.is_flag:
+                continue  # a flag takes no value, so it has no bad one
+            value = bad_value(command, parameter)
+            args = tuple(_args(command, parameter, value)) if value is not None else ()
+            needs = tuple(need for need in (SCENARIO_FILE, RESULTS_DIR) if need in args)
+            reaches_command = isinstance(parameter.type, click.Path) or value in GRAMMAR.values()
+            yield Case(command, _label(parameter), value, args, needs, type(parameter.type).__name__,
+                       reaches_command)
+
+
+CASES = list(all_cases())
+
+
+@dataclass(frozen=True)
+class Outcome:
+    returncode: int | None  # None: still running at the timeout (and killed)
+    stdout: str
+    stderr: str
+    created: list[str]  # paths that appeared or changed in the working directory
+
+
+def _listing(root: Path) -> dict[str, tuple[bool, int, int]]:
+    return {str(p.relative_to(root)): (p.is_dir(), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*")}
+
+
+def _invoke(case: Case, cwd: Path, results: Path) -> Outcome:
+    cwd.mkdir()
+    if SCENARIO_FILE in case.needs:
+        (cwd / SCENARIO_FILE).write_text(TINY)
+    if RESULTS_DIR in case.needs:
+        shutil.copytree(results, cwd / RESULTS_DIR)
+    before = _listing(cwd)
+    process = subprocess.Popen([str(SCRIPT), *case.args], cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        stdout, stderr = process.communicate(timeout=CALL_TIMEOUT_S)
+        returncode: int | None = process.returncode
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        returncode = None
+    after = _listing(cwd)
+    created = sorted(path for path, entry in after.items() if before.get(path) != entry)
+    return Outcome(returncode, stdout, stderr, created)
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results directory of a one-case virtual sweep (made in-process: a fraction of a second)."""
+    loaded = parse_scenario(TINY, SCENARIO_FILE, None)
+    store = ResultsStore(tmp_path_factory.mktemp("tiny") / RESULTS_DIR)
+    run_sweep(plan_sweep(loaded, store, resume=False), store, InlineExecutor())
+    return store.root
+
+
+@pytest.fixture(scope="module")
+def outcomes(request: pytest.FixtureRequest, tiny_results: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Outcome]]]:
+    """Every selected case, started a few at a time; each test waits for its own."""
+    params = [item.callspec.params for item in request.session.items
+              if item.module is request.module and hasattr(item, "callspec")]
+    selected = [p["case"] for p in params if "case" in p]
+    selected.sort(key=lambda case: not case.reaches_command)  # the slow calls first: a shorter tail
+    root = tmp_path_factory.mktemp("cwd")
+    with ThreadPoolExecutor(CONCURRENT_CALLS) as pool:
+        submit: Callable[[Case, int], Future[Outcome]] = lambda case, i: pool.submit(
+            _invoke, case, root / f"{i:03d}", tiny_results)
+        yield {case.id: submit(case, i) for i, case in enumerate(selected) if case.value is not None}
+
+
+def test_there_are_cases_for_every_command() -> None:
+    assert {case.command for case in CASES} == set(main.commands)
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_every_option_and_argument_has_a_bad_value(case: Case) -> None:
+    # fast, so that a new option without one fails even with -m 'not slow'
+    assert case.value is not None, f"add a bad value for {case.command} {case.label} (a {case.kind}) to {__file__}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_a_bad_value_is_one_line_and_exit_2_and_nothing_written(
+        case: Case, outcomes: dict[str, Future[Outcome]]) -> None:
+    if case.value is None:
+        pytest.fail(f"add a bad value for {case.command} {case.label} (a {case.kind}) to {__file__}")
+    result = outcomes[case.id].result()
+    shown = f"onyx-bench {' '.join(case.args)}\nexit {result.returncode}\nstdout: {result.stdout!r}\n" \
+            f"stderr: {result.stderr!r}"
+    assert result.returncode is not None, f"still running after {CALL_TIMEOUT_S} s (killed)\n{shown}"
+    assert "Traceback" not in result.stderr + result.stdout, shown
+    assert result.returncode == 2, shown
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n"), f"not one line\n{shown}"
+    line = result.stderr.rstrip("\n")
+    assert line.startswith(ERROR_PREFIX) and len(line) > len(ERROR_PREFIX), shown
+    # and it says which input is wrong: the option, or the value given
+    assert any(name in line for name in (case.label, case.label.lstrip("-"), case.value)), shown
+    assert result.stdout == "", shown
+    assert result.created == [], f"wrote {result.created}\n{shown}"
+    if case.label == "--out":
+        assert not Path(case.value).exists(), shown
+
+
+def test_every_number_type_gets_a_value_it_refuses() -> None:
+    # the generators themselves: a range's bad value lies outside it, and nan is not a number
+    for kind, value in [(click.IntRange(0, 10), "-1"), (click.IntRange(1), "0"),
+                        (click.FloatRange(0, 1, min_open=True, max_open=True), "0"),
+                        (click.FloatRange(max=5), "6"), (click.IntRange(), "abc")]:
+        assert _range_value(kind) == value
+    assert bad_value("run", click.Option(["--x"], type=float)) == "nan"
+    assert bad_value("run", click.Option(["--y"], type=str)) is None  # a new string needs a GRAMMAR entry
