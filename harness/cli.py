@@ -9,6 +9,8 @@ what it runs (the runner, the server, pandas and matplotlib for the reports) in 
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import os
 import sys
@@ -33,6 +35,10 @@ class _OneLineErrors(click.Group):
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        # Exit without a last collection over every object pandas and matplotlib made: it costs
+        # 0.1-0.3 s at every exit, Ctrl-C included, and frees nothing the OS would not.
+        atexit.unregister(gc.freeze)  # once, however often main runs in one process (tests)
+        atexit.register(gc.freeze)
         args = list(sys.argv[1:] if args is None else args)
         program = sys.argv[0] if os.path.basename(sys.argv[0]) == "onyx-bench" else "onyx-bench"
         # The command line as typed, for messages that give a command to run next (resume).

@@ -202,8 +202,7 @@ def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float |
     """Run every case of SCENARIO (a built-in name or a TOML path), store the results, and say
     what they show."""
     from harness.store import load_files, load_manifest, load_runs
-    from reports.answer import answer_lines
-    from reports.build import build_report, planned_cases
+    from reports.answer import answer_lines, planned_cases
     from reports.summary import summary_table
     from scenarios import load_scenario
 
@@ -215,7 +214,7 @@ def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float |
     _sweep(loaded, out, jobs, resume)
     runs = load_runs(out)
     answer = answer_lines(runs, planned_cases(load_manifest(out)))
-    report_path = build_report(out).outputs["html"] if with_report else None
+    report_path = _build_report(out) if with_report else None
     if as_json:
         summary = summary_table(runs, load_files(out))
         click.echo(json.dumps({"results": str(out), "answer": answer,
@@ -227,6 +226,12 @@ def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float |
     click.echo(f"results: {out}")
     if report_path is not None:
         click.echo(f"report: {report_path}")
+
+
+def _build_report(out: Path) -> Path:
+    from reports.build import build_report  # matplotlib: imported only when a report is asked for
+
+    return build_report(out).outputs["html"]
 
 
 def _json_records(frame: Any) -> list[dict[str, Any]]:
@@ -275,8 +280,7 @@ def reproduce(reps: int | None, seed: int | None, time_scale: float | None, jobs
     are compared."""
     from harness.store import CROSS_CHECK, load_manifest, load_runs
     from reports import markdown_table, rows_json, seed_table_rows
-    from reports.answer import answer_lines
-    from reports.build import build_report, planned_cases
+    from reports.answer import answer_lines, planned_cases
     from reports.cross_check import cross_check_frame, cross_check_json, cross_check_rows
     from reports.seed_table import frame_to_markdown
     from scenarios import load_scenario
@@ -303,7 +307,7 @@ def reproduce(reps: int | None, seed: int | None, time_scale: float | None, jobs
     runs = load_runs(out)
     rows = seed_table_rows(runs)
     answer = answer_lines(runs, planned_cases(load_manifest(out)))
-    report_path = build_report(out).outputs["html"] if with_report else None
+    report_path = _build_report(out) if with_report else None
     if as_json:
         click.echo(json.dumps({"answer": answer, "rows": rows_json(rows), "cross_check": cross_check_json(checks),
                                "report": None if report_path is None else str(report_path)}, indent=2))

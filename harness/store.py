@@ -107,10 +107,7 @@ class ResultsStore:
             leftover.unlink(missing_ok=True)
 
     def finished(self) -> set[str]:
-        if not self.cases_dir.is_dir():
-            return set()
-        return {entry.name for entry in self.cases_dir.iterdir()
-                if entry.is_dir() and not entry.name.startswith(TEMP_PREFIX)}
+        return {folder.name for folder in _case_folders(self.root)}
 
     def write_case(self, case: Case, result: RunResult) -> None:
         final = self.cases_dir / case.case_id
@@ -191,8 +188,10 @@ def _case_folders(root: Path | str) -> list[Path]:
     cases = Path(root) / CASES
     if not cases.is_dir():
         return []
+    # A case folder is moved into place whole, summary and all: anything else in cases/ (say, a
+    # results folder someone wrote inside it) is not a case.
     return sorted(entry for entry in cases.iterdir()
-                  if entry.is_dir() and not entry.name.startswith(TEMP_PREFIX))
+                  if not entry.name.startswith(TEMP_PREFIX) and (entry / "summary.json").is_file())
 
 
 def _manifest(loaded: LoadedScenario) -> dict[str, Any]:

@@ -11,11 +11,15 @@ with the fewest), where the choice of strategy matters most.
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from reports.stats import mean_ci95
+from mock_onyx.errors import ConfigError
 from reports.summary import CASE_KEYS, label, with_folders
+from scenarios import parse_scenario
 
 TIE = 1e-9  # relative: strategies this close in mean makespan ran the same schedule
 
@@ -146,3 +150,13 @@ def _losses(cases: pd.DataFrame) -> list[str]:
         best = clean.iloc[0]
         lines.append(f"fastest that lost no file: {label(best['kind'], best['size'])}, {best['makespan_s']:.1f} s")
     return lines
+
+
+def planned_cases(manifest: dict[str, Any]) -> int | None:
+    """How many cases the sweep that wrote these results planned (its scenario and overrides)."""
+    folder = Path(manifest["scenario_dir"]) if manifest.get("scenario_dir") else None
+    try:
+        loaded = parse_scenario(manifest["scenario_text"], manifest["scenario_source"], folder)
+        return len(loaded.with_overrides(**(manifest.get("overrides") or {})).scenario.cases())
+    except (ConfigError, KeyError, TypeError):
+        return None  # a manifest from an older format: no count to compare with

@@ -33,7 +33,7 @@ from harness.store import (
 from mock_onyx import Distribution, Endpoint
 from mock_onyx.errors import ConfigError
 from reports import plots
-from reports.answer import answer_lines
+from reports.answer import answer_lines, planned_cases
 from reports.cross_check import cross_check_frame, cross_check_rows
 from reports.formats import DEFAULT_IDLE_TIMEOUT_S, FORMATS, IMAGE_FORMATS
 from reports.seed_table import frame_to_markdown, seed_table_frames, seed_table_rows
@@ -123,15 +123,6 @@ def _collect(results: Path, idle_timeout_s: float) -> _Content:
     }
     return _Content(manifest, answer, tables, {k: (t, f) for k, (t, f) in figures.items() if f is not None})
 
-
-def planned_cases(manifest: dict[str, Any]) -> int | None:
-    """How many cases the sweep that wrote these results planned (its scenario and overrides)."""
-    folder = Path(manifest["scenario_dir"]) if manifest.get("scenario_dir") else None
-    try:
-        loaded = parse_scenario(manifest["scenario_text"], manifest["scenario_source"], folder)
-        return len(loaded.with_overrides(**(manifest.get("overrides") or {})).scenario.cases())
-    except (ConfigError, KeyError, TypeError):
-        return None  # a manifest from an older format: no count to compare with
 
 
 def _printed(summary: pd.DataFrame) -> pd.DataFrame:

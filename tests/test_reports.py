@@ -1,4 +1,4 @@
-"""Reports from a small results set made by a real sweep at a tiny scale."""
+"""Reports from a small results set made by a sweep on virtual time (exact, and in a second)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ SCENARIO = """
 name = "report-fixture"
 seed = 5
 repetitions = 3
-time_scale = 0.004
+mode = "virtual"
 [server.latency]
 send_message = "uniform(15, 30)"
 [workload]

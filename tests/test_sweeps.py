@@ -111,7 +111,8 @@ def _sweep_until(scenario: Path, out: Path, cases: int, signum: int, resume: boo
 
 @pytest.mark.slow
 def test_interrupted_sweeps_resume_to_the_same_results(tmp_path: Path) -> None:
-    text = GOOD.replace("files = [1, 4]", "files = [1, 4, 6]").replace("repetitions = 2", "repetitions = 3")
+    text = (GOOD.replace("files = [1, 4]", "files = [1, 4, 6]").replace("repetitions = 2", "repetitions = 3")
+            .replace("time_scale = 0.004", "time_scale = 0.002"))
     scenario = _write(tmp_path, text)
     total = len(parse_scenario(text, "t", None).scenario.cases())
     out = tmp_path / "interrupted"
