@@ -200,7 +200,7 @@ class OnyxExtractor:
         async with self._client.stream("POST", self._urls["/chat/send-message"], json=body) as response:
             progress()
             if response.status_code != 200:
-                raise _StatusError(response.status_code)
+                raise _StatusError(response.status_code, response.headers.get("retry-after"))
             async for line in response.aiter_lines():
                 progress()
                 if not line.strip():
@@ -249,7 +249,8 @@ class OnyxExtractor:
                 finally:
                     idle.stop()
         except _StatusError as error:
-            trace.calls.append(CallRecord(endpoint, start, self.now(), error.status_code, error.kind))
+            trace.calls.append(CallRecord(endpoint, start, self.now(), error.status_code, error.kind,
+                                          retry_after_s=error.retry_after_s))
             raise _Stop(Status.FAILED, error.kind, f"{endpoint}: HTTP {error.status_code}") from None
         except Exception as error:
             kind = classify(error)
@@ -298,10 +299,20 @@ class _Received(Generic[T]):
 
 
 class _StatusError(Exception):
-    def __init__(self, status_code: int) -> None:
+    def __init__(self, status_code: int, retry_after: str | None = None) -> None:
         super().__init__(f"HTTP {status_code}")
         self.status_code = status_code
         self.kind = status_kind(status_code)
+        self.retry_after_s = _seconds(retry_after)
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """A Retry-After in seconds (the mock's, in simulated seconds); None for none, or an HTTP date."""
+    try:
+        value = float(retry_after) if retry_after is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and 0 <= value < float("inf") else None
 
 
 def _json_or_status(response: httpx.Response, allow: frozenset[int]) -> Any:
@@ -309,5 +320,5 @@ def _json_or_status(response: httpx.Response, allow: frozenset[int]) -> Any:
     if response.status_code in allow:
         return None
     if not response.is_success:
-        raise _StatusError(response.status_code)
+        raise _StatusError(response.status_code, response.headers.get("retry-after"))
     return response.json()

@@ -35,6 +35,7 @@ class ErrorKind(StrEnum):
     NOT_FOUND = "not_found"  # skipped: the file or folder does not exist
     TRANSPORT = "transport"  # any other client-side HTTP error
     HARNESS_LIMIT = "harness_limit"  # this machine ran out (open files, buffers): not the server's doing
+    DROPPED = "dropped"  # not finished when the frontend dropped the stream (its idle timeout)
     INTERNAL = "internal"  # a bug in the harness; the item still gets a row
 
 
@@ -58,6 +59,7 @@ class CallRecord:
     status_code: int | None = None
     error_kind: ErrorKind | None = None
     drawn_latency_s: float | None = None  # what the mock drew for it (None for a real Onyx)
+    retry_after_s: float | None = None  # the reply's Retry-After, in seconds (a 429's)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ class EventKind(StrEnum):
     BATCH_START = "batch_start"
     BATCH_END = "batch_end"
     ITEM_DONE = "item_done"
+    HEARTBEAT = "heartbeat"  # work still in flight: "Processing batch 2/4... (10s elapsed, 3/5 files done)"
     DONE = "done"
 
 

@@ -39,7 +39,9 @@ class RunSummary:
     files_ok: int  # items (files and folders) by final status
     files_failed: int
     files_skipped: int
-    max_progress_gap_s: float
+    max_progress_gap_s: float  # a dropped run's is its idle timeout: the silence the frontend sat through
+    idle_timeout_hit: bool  # the frontend dropped the run (``harness.frontend``)
+    dropped_at_s: float | None  # when (then also the makespan); None if it was not dropped
     server_peak_inflight: int | None  # None when the target is not the mock
     client_peak_inflight: int
     expected_makespan_s: float | None  # closed form for this seed's draws (fault-free, files only)
@@ -49,6 +51,11 @@ class RunSummary:
     model_makespan_s: float | None = None
     harness_overhead_s: float | None = None  # makespan_s - model_makespan_s (harness.overhead)
     harness_overhead_pct: float | None = None  # ... as % of model_makespan_s
+    # The strategy's policies (``scenarios.policies``) and the frontend's idle timeout
+    heartbeat_s: float = 0.0  # a progress event at least this often while busy (0: none)
+    retry: str = "none"  # the retry spec, canonical: "none", "fixed(3, 1)", ...
+    rate_limit: float = 0.0  # attempt starts per simulated second (0: none)
+    idle_timeout_s: float | None = None  # None: the frontend never gives up
 
 
 @dataclass(frozen=True)

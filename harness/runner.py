@@ -20,13 +20,14 @@ import looptime
 from harness.cache import ContextCache
 from harness.expected import closed_form_applies, expected_makespan_s, expected_mean_makespan_s
 from harness.extractor import OnyxExtractor, Timeouts
+from harness.frontend import Watched, run_watched
 from harness.limits import ensure_descriptors, planned_in_flight
 from harness.modes import Mode
 from harness.overhead import overhead
 from harness.outcomes import ItemKind, Status, WorkItem
 from harness.progress import max_gap_s
 from harness.results import RunResult, RunSummary, count
-from harness.strategies import RunContext, Strategy
+from harness.strategies import RunContext, Strategy, start_limiter
 from harness.transports import Credentials, TransportKind, harness_client
 from mock_onyx import (
     ConfigError,
@@ -60,6 +61,9 @@ class RunConfig:
     timeouts: Timeouts = Timeouts()
     cache: ContextCache | None = None  # the seed's context cache, shared across runs
     mode: Mode = Mode.REAL
+    # The frontend's idle timeout (simulated s): the run is dropped when no progress event comes
+    # within it, from the start and then from each event (``harness.frontend``). None: never.
+    idle_timeout_s: float | None = None
     # Told the number of items finished after each one (a progress display); never part of the
     # measurement: it runs on the loop between items, so it must return at once.
     on_item_done: Callable[[int], None] | None = field(default=None, compare=False)
@@ -128,17 +132,21 @@ async def run_once(config: RunConfig) -> RunResult:
                 origin = clock.now()
                 extractor = OnyxExtractor(client, clock, origin, config.timeouts)
                 ctx = RunContext(clock=clock, origin_s=origin, extract=extractor.extract,
-                                 total=len(items), on_item_done=config.on_item_done)
+                                 total=len(items), on_item_done=config.on_item_done,
+                                 seed=target.profile.seed if target.profile else 0,
+                                 limiter=start_limiter(config.strategy.rate_limit, clock))
                 cached = config.cache.get(items) if config.cache else None
-                outcomes = (cached if cached is not None
-                            else tuple(await config.strategy.run(items, ctx)))
-                makespan = ctx.now()
-            if config.cache is not None and cached is None:
+                watched = (Watched(cached, None) if cached is not None
+                           else await run_watched(config.strategy, items, ctx, config.idle_timeout_s))
+                outcomes, dropped_at = watched.outcomes, watched.dropped_at_s
+                makespan = ctx.now() if dropped_at is None else dropped_at
+            if config.cache is not None and cached is None and dropped_at is None:
                 config.cache.put(items, outcomes)
             stats = await _mock_stats(client, run_id) if target.profile is not None else None
     expected = expected_mean = None
     file_ids = [item.id for item in items]
-    if (target.profile is not None and cached is None
+    # No closed form for a run cut short, or paced by a rate limit (it assumes neither).
+    if (target.profile is not None and cached is None and dropped_at is None and not config.strategy.rate_limit
             and closed_form_applies(target.profile, file_ids, config.folders)):
         expected = expected_makespan_s(config.strategy, target.profile, file_ids)
         expected_mean = expected_mean_makespan_s(config.strategy, target.profile, config.files)
@@ -153,10 +161,13 @@ async def run_once(config: RunConfig) -> RunResult:
         files_ok=count(outcomes, Status.OK), files_failed=count(outcomes, Status.FAILED),
         files_skipped=count(outcomes, Status.SKIPPED),
         max_progress_gap_s=max_gap_s([e.at_s for e in ctx.events], makespan),
+        idle_timeout_hit=dropped_at is not None, dropped_at_s=dropped_at,
         server_peak_inflight=None if stats is None else stats["peak_in_flight"]["total"],
         client_peak_inflight=counter.peak, expected_makespan_s=expected,
         expected_mean_makespan_s=expected_mean, model_makespan_s=model,
-        harness_overhead_s=overhead_s, harness_overhead_pct=overhead_pct)
+        harness_overhead_s=overhead_s, harness_overhead_pct=overhead_pct,
+        heartbeat_s=config.strategy.heartbeat_s, retry=config.strategy.retry.text,
+        rate_limit=config.strategy.rate_limit, idle_timeout_s=config.idle_timeout_s)
     return RunResult(summary, outcomes, tuple(ctx.events), stats)
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 from harness.results import CALL_COLUMNS, EVENT_COLUMNS, FILE_COLUMNS, RunResult
 from mock_onyx.errors import ConfigError
 from scenarios import Case, LoadedScenario
+from scenarios.policies import default_retry
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -145,8 +146,13 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> No
 
 
 def case_columns(case: Case) -> dict[str, Any]:
+    """The grid point. Its policies: ``heartbeat_s`` and ``rate_limit`` (0: none), ``retry`` (the
+    spec in force: the kind's own when the case names none), and ``policy``, those off their
+    defaults in words ("" for none), which tables group and name cases by (``reports.summary``)."""
     return {"case_id": case.case_id, "files": case.files, "folders": case.folders,
-            "kind": case.kind, "size": case.size, "repetition": case.repetition}
+            "kind": case.kind, "size": case.size, "repetition": case.repetition,
+            "heartbeat_s": case.heartbeat_s, "retry": case.retry or default_retry(case.kind),
+            "rate_limit": case.rate_limit, "policy": case.policy}
 
 
 def load_manifest(root: Path | str) -> dict[str, Any]:

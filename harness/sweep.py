@@ -42,15 +42,18 @@ class CaseTask:
     profile_document: dict[str, Any]  # the validated profile, as plain data (picklable)
     transport: str = TransportKind.AIOHTTP.value
     mode: str = Mode.REAL.value
+    idle_timeout_s: float | None = None  # the scenario's frontend idle timeout
 
 
 def run_case(task: CaseTask) -> RunResult:
     """Run one case to completion in this process (an executor calls this)."""
     case = task.case
     config = RunConfig(files=case.files, folders=case.folders,
-                       strategy=make_strategy(case.kind, case.size),
+                       strategy=make_strategy(case.kind, case.size, case.heartbeat_s, case.retry,
+                                              case.rate_limit),
                        profile=profile_from_mapping(task.profile_document, case.case_id),
-                       transport=TransportKind(task.transport), mode=Mode(task.mode))
+                       transport=TransportKind(task.transport), mode=Mode(task.mode),
+                       idle_timeout_s=task.idle_timeout_s)
     return run_blocking(config)
 
 
@@ -175,7 +178,8 @@ def plan_sweep(loaded: LoadedScenario, store: ResultsStore, resume: bool,
     cases = loaded.scenario.cases()
     profiles = {r: loaded.scenario.profile(r, loaded.source, loaded.base_dir).to_document()
                 for r in range(loaded.scenario.repetitions)}
-    tasks = tuple(CaseTask(case, profiles[case.repetition], transport.value, loaded.scenario.mode)
+    tasks = tuple(CaseTask(case, profiles[case.repetition], transport.value, loaded.scenario.mode,
+                           loaded.scenario.idle_timeout_s)
                   for case in cases if case.case_id not in finished)
     return SweepPlan(total=len(cases), already_done=len(cases) - len(tasks), tasks=tasks)
 

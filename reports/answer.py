@@ -40,7 +40,7 @@ def answer_lines(runs: pd.DataFrame, total_cases: int | None = None) -> list[str
     at = _files(files) + (f" + {folders} folders" if folders else "")
     cases = _case_means(shown[shown["files"] == files])
     fastest = cases.iloc[0]
-    name = label(fastest["kind"], fastest["size"])
+    name = label(fastest["kind"], fastest["size"], fastest["policy"])
     if len(cases) == 1:
         lines.append(f"only {name} ran at {at}: {fastest['makespan_s']:.1f} s; nothing to compare it with")
         return lines + _losses(cases)
@@ -50,7 +50,7 @@ def answer_lines(runs: pd.DataFrame, total_cases: int | None = None) -> list[str
                                 if kind not in (fastest["kind"], cases.iloc[1]["kind"], "sequential")]
     for other in others:
         difference = _paired_pct(shown, other, fastest)
-        lines.append(f"then {label(other['kind'], other['size'])}: {other['makespan_s']:.1f} s, "
+        lines.append(f"then {label(other['kind'], other['size'], other['policy'])}: {other['makespan_s']:.1f} s, "
                      f"{_signed(difference, name)}")
     return lines + _losses(cases)
 
@@ -81,7 +81,8 @@ def _everywhere(runs: pd.DataFrame, name: str, files: int) -> str:
     for n in counts:
         means = _case_means(runs[runs["files"] == n])
         tied = means[means["makespan_s"] <= means["makespan_s"].iloc[0] * (1 + TIE)]  # e.g. one batch
-        labels = [label(kind, size) for kind, size in zip(tied["kind"], tied["size"], strict=True)]
+        labels = [label(kind, size, policy)
+                  for kind, size, policy in zip(tied["kind"], tied["size"], tied["policy"], strict=True)]
         if name not in labels:
             elsewhere.append(f"{labels[0]} at {_files(n)}")
     if not elsewhere:
@@ -116,7 +117,7 @@ def _paired_values(runs: pd.DataFrame, case: pd.Series, reference: pd.Series,
 
 def _by_seed(runs: pd.DataFrame, case: pd.Series) -> pd.Series:
     same = ((runs["files"] == case["files"]) & (runs["folders"] == case["folders"])
-            & (runs["kind"] == case["kind"])
+            & (runs["kind"] == case["kind"]) & (runs["policy"] == case["policy"])
             & (runs["size"].isna() if pd.isna(case["size"]) else runs["size"] == case["size"]))
     return runs[same].groupby("seed")["makespan_s"].mean()
 
@@ -143,12 +144,13 @@ def _signed(difference: tuple[float, float, int], reference: str) -> str:
 def _losses(cases: pd.DataFrame) -> list[str]:
     """A warning for each strategy that lost files at the headline count."""
     losing = cases[cases["success"] < 1]
-    lines = [f"caution: {label(row['kind'], row['size'])} lost {100 * (1 - row['success']):.1f}% of its "
+    lines = [f"caution: {label(row['kind'], row['size'], row['policy'])} lost {100 * (1 - row['success']):.1f}% of its "
              f"files (failed or skipped)" for _, row in losing.iterrows()]
     clean = cases[cases["success"] == 1]
     if len(losing) and len(clean) and losing.index[0] == 0:
         best = clean.iloc[0]
-        lines.append(f"fastest that lost no file: {label(best['kind'], best['size'])}, {best['makespan_s']:.1f} s")
+        lines.append(f"fastest that lost no file: {label(best['kind'], best['size'], best['policy'])}, "
+                     f"{best['makespan_s']:.1f} s")
     return lines
 
 

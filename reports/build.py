@@ -118,7 +118,7 @@ def _collect(results: Path, idle_timeout_s: float) -> _Content:
         "latency_distribution": ("Per-file latency against the profile", plots.latency_distribution(
             _stream_durations(calls), _send_message_distribution(manifest))),
         "progress_gaps": ("Silences between progress events", plots.progress_gaps(
-            [(label(run["kind"], run["size"]), events[events["case_id"] == run["case_id"]],
+            [(label(run["kind"], run["size"], run["policy"]), events[events["case_id"] == run["case_id"]],
               run["makespan_s"]) for run in chosen], idle_timeout_s)),
     }
     return _Content(manifest, answer, tables, {k: (t, f) for k, (t, f) in figures.items() if f is not None})
@@ -127,8 +127,9 @@ def _collect(results: Path, idle_timeout_s: float) -> _Content:
 
 def _printed(summary: pd.DataFrame) -> pd.DataFrame:
     frame = summary.copy()
-    frame["strategy"] = [label(k, s) for k, s in zip(frame["strategy"], frame["size"], strict=True)]
-    frame = frame.drop(columns=["size"])
+    frame["strategy"] = [label(k, s, p) for k, s, p in zip(frame["strategy"], frame["size"], frame["policy"],
+                                                          strict=True)]
+    frame = frame.drop(columns=["size", "heartbeat_s", "retry", "rate_limit", "policy"])  # named in strategy
     for column in frame.columns:
         if frame[column].dtype.kind == "f":
             digits = 3 if column == "success_rate" else 1
@@ -147,6 +148,8 @@ def _timeline_runs(runs: pd.DataFrame) -> list[pd.Series]:
     pool = same_files[(same_files["folders"] == same_files["folders"].min()) & (same_files["repetition"] == 0)]
     chosen = []
     for _, group in pool.groupby("kind", sort=True):
+        defaults = group[group["policy"] == ""]  # a kind's default policies preferred
+        group = defaults if len(defaults) else group
         sized = group.dropna(subset=["size"])
         if len(sized):
             eight = sized[sized["size"] == 8]
@@ -157,7 +160,7 @@ def _timeline_runs(runs: pd.DataFrame) -> list[pd.Series]:
 
 def _run_title(run: pd.Series) -> str:
     folders = f" + {run['folders']} folders" if run["folders"] else ""
-    return (f"{label(run['kind'], run['size'])}, {run['files']} files{folders}: "
+    return (f"{label(run['kind'], run['size'], run['policy'])}, {run['files']} files{folders}: "
             f"makespan {run['makespan_s']:.1f} s")
 
 

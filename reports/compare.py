@@ -1,7 +1,7 @@
 """Two results directories side by side: per case, B's makespan against A's, the difference with its
 confidence interval, and whether it is significant.
 
-A case is its files, folders, strategy and size (``CASE_KEYS``): runs with different values there
+A case is its files, folders, strategy, size and policies (``CASE_KEYS``): runs with different values there
 are never pooled. Where both sides ran a case with the same profile seeds (the same drawn
 latencies and faults), the comparison is paired: a t-test on the per-seed differences of the
 matched runs only. Otherwise it is Welch's t-test (unequal variances). The means shown are over
@@ -29,7 +29,7 @@ ONLY_IN_B = "only in B"
 IDENTICAL = "identical"
 NO_DIFFERENCE = "no significant difference"
 
-CaseKey = tuple[int, int, str, int | None]
+CaseKey = tuple[int, int, str, int | None, str]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class CompareRow:
     verdict: str  # faster, slower, no significant difference, identical, ... no test, only in A/B
     success_rate_a: float | None
     success_rate_b: float | None
+    policy: str = ""  # the policies off their defaults (``reports.summary.CASE_KEYS``)
 
 
 def compare_runs(a: pd.DataFrame, b: pd.DataFrame, alpha: float = 0.05) -> list[CompareRow]:
@@ -64,14 +65,14 @@ def compare_runs(a: pd.DataFrame, b: pd.DataFrame, alpha: float = 0.05) -> list[
 def _cases(runs: pd.DataFrame) -> dict[CaseKey, pd.DataFrame]:
     if runs.empty:
         return {}
-    return {(int(files), int(folders), str(kind), None if pd.isna(size) else int(size)): group
-            for (files, folders, kind, size), group
+    return {(int(files), int(folders), str(kind), None if pd.isna(size) else int(size), str(policy)): group
+            for (files, folders, kind, size, policy), group
             in with_folders(runs).groupby(CASE_KEYS, dropna=False, sort=False)}
 
 
-def _sort_key(key: CaseKey) -> tuple[int, int, str, int]:
-    files, folders, kind, size = key
-    return files, folders, kind, -1 if size is None else size
+def _sort_key(key: CaseKey) -> tuple[int, int, str, int, str]:
+    files, folders, kind, size, policy = key
+    return files, folders, kind, -1 if size is None else size, policy
 
 
 def _success_rate(group: pd.DataFrame | None) -> float | None:
@@ -87,8 +88,8 @@ def _by_seed(group: pd.DataFrame) -> pd.Series:
 
 
 def _compare_case(key: CaseKey, a: pd.DataFrame | None, b: pd.DataFrame | None, alpha: float) -> CompareRow:
-    files, folders, kind, size = key
-    common: dict[str, Any] = {"files": files, "folders": folders, "strategy": kind, "size": size,
+    files, folders, kind, size, policy = key
+    common: dict[str, Any] = {"files": files, "folders": folders, "strategy": kind, "size": size, "policy": policy,
                               "reps_a": 0 if a is None else len(a), "reps_b": 0 if b is None else len(b),
                               "success_rate_a": _success_rate(a), "success_rate_b": _success_rate(b)}
     if a is None or b is None:
@@ -182,7 +183,7 @@ def compare_frame(rows: list[CompareRow], alpha: float = 0.05) -> pd.DataFrame:
     ci = f"{100 * (1 - alpha):g}% CI"
     return pd.DataFrame([{
         "Files": str(row.files) if row.folders == 0 else f"{row.files} + {row.folders} folders",
-        "Strategy": label(row.strategy, row.size),
+        "Strategy": label(row.strategy, row.size, row.policy),
         "Reps A": str(row.reps_a), "Reps B": str(row.reps_b),
         "A mean": _cell(row.makespan_s_mean_a, ".1f", " s"), "B mean": _cell(row.makespan_s_mean_b, ".1f", " s"),
         "B - A": _cell(row.diff_s, "+.2f", " s"), "B - A %": _cell(row.diff_pct, "+.1f", "%"),

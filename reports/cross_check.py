@@ -29,9 +29,9 @@ class CrossCheckRow:
 def cross_check_rows(virtual_runs: pd.DataFrame, real_runs: pd.DataFrame) -> list[CrossCheckRow]:
     virtual_runs, real_runs = with_folders(virtual_runs), with_folders(real_runs)
     rows = []
-    for (files, folders, kind, size), real in real_runs.groupby(CASE_KEYS, dropna=False, sort=True):
+    for (files, folders, kind, size, policy), real in real_runs.groupby(CASE_KEYS, dropna=False, sort=True):
         same_case = ((virtual_runs["files"] == files) & (virtual_runs["folders"] == folders)
-                     & (virtual_runs["kind"] == kind)
+                     & (virtual_runs["kind"] == kind) & (virtual_runs["policy"] == policy)
                      & (virtual_runs["size"].isna() if pd.isna(size) else virtual_runs["size"] == size))
         virtual = virtual_runs[same_case & virtual_runs["repetition"].isin(real["repetition"])]
         if len(virtual) != len(real):

@@ -23,10 +23,10 @@ def _grid(ax: object) -> None:
 def makespan_vs_files(summary: pd.DataFrame) -> Figure:
     fig = Figure(figsize=WIDE, layout="constrained")
     ax = fig.add_subplot()
-    for (kind, size, folders), group in summary.groupby(["strategy", "size", "folders"], dropna=False,
-                                                        sort=True):
+    for (kind, size, policy, folders), group in summary.groupby(["strategy", "size", "policy", "folders"],
+                                                                dropna=False, sort=True):
         group = group.sort_values("files")
-        name = label(kind, size) + (f", {folders} folders" if folders else "")
+        name = label(kind, size, policy) + (f", {folders} folders" if folders else "")
         line, = ax.plot(group["files"], group["makespan_s_mean"], marker="o", label=name)
         ci = group["makespan_s_ci95"].fillna(0)
         ax.fill_between(group["files"], group["makespan_s_mean"] - ci, group["makespan_s_mean"] + ci,
@@ -51,9 +51,10 @@ def speedup_vs_size(summary: pd.DataFrame) -> Figure | None:
     fig = Figure(figsize=WIDE, layout="constrained")
     ax = fig.add_subplot()
     drawn = False
-    for (kind, n_files, folders), group in sized.groupby(["strategy", "files", "folders"], sort=True):
+    for (kind, policy, n_files, folders), group in sized.groupby(["strategy", "policy", "files", "folders"],
+                                                                 sort=True):
         base = summary[(summary["files"] == n_files) & (summary["folders"] == folders)
-                       & (summary["strategy"] == "sequential")]
+                       & (summary["strategy"] == "sequential") & (summary["policy"] == "")]
         if base.empty:
             base = group[group["size"] == 1]
         if base.empty:
@@ -61,7 +62,7 @@ def speedup_vs_size(summary: pd.DataFrame) -> Figure | None:
         group = group.sort_values("size")
         speedup = 100 * (1 - group["makespan_s_mean"] / float(base["makespan_s_mean"].iloc[0]))
         ax.plot(group["size"], speedup, marker="o",
-                label=f"{kind}, {n_files} files" + (f" + {folders} folders" if folders else ""))
+                label=f"{label(kind, None, policy)}, {n_files} files" + (f" + {folders} folders" if folders else ""))
         drawn = True
     if not drawn:
         return None

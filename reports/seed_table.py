@@ -47,12 +47,14 @@ class Row:
 
 
 def seed_table_rows(runs: pd.DataFrame) -> list[Row]:
-    """One row per (files, folders, strategy, size): sequential first, then each batch size."""
+    """One row per (files, folders, strategy, size): sequential first, then each batch size. The
+    seed's strategies as the seed ran them: runs with a policy off its default are left out."""
     runs = with_folders(runs)
+    runs = runs[runs["policy"] == ""]
     sequential = {key: _by_repetition(group) for key, group
                   in runs[runs["kind"] == "sequential"].groupby(["files", "folders"], sort=True)}
     rows = []
-    for (files, folders, kind, size), group in runs.groupby(CASE_KEYS, dropna=False, sort=True):
+    for (files, folders, kind, size, _), group in runs.groupby(CASE_KEYS, dropna=False, sort=True):
         mean, ci = mean_ci95(group["makespan_s"].tolist())
         base = None if kind == "sequential" else sequential.get((files, folders))
         paired, paired_ci = _paired_speedup_pct(group, base)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import pandas as pd
 
 from reports.stats import mean_ci95
+from scenarios.policies import default_retry
 
-SUMMARY_COLUMNS = ["files", "folders", "strategy", "size", "reps", "makespan_s_mean", "makespan_s_p50",
+SUMMARY_COLUMNS = ["files", "folders", "strategy", "size", "heartbeat_s", "retry", "rate_limit", "policy", "reps",
+                   "makespan_s_mean", "makespan_s_p50",
                    "makespan_s_p95", "makespan_s_ci95", "expected_makespan_s", "success_rate",
-                   "failed_by_kind", "max_progress_gap_s", "server_peak_inflight",
+                   "failed_by_kind", "max_progress_gap_s", "idle_timeout_hits", "server_peak_inflight",
                    "harness_overhead_pct"]
-CASE_KEYS = ["files", "folders", "kind", "size"]  # runs with different values here are never pooled
+# Runs with different values here are never pooled. ``policy`` names the strategy's policies off
+# their defaults ("" for none; ``scenarios.policies``): heartbeats, retry and rate limit.
+CASE_KEYS = ["files", "folders", "kind", "size", "policy"]
 P50_MIN_REPS = 3
 P95_MIN_REPS = 20  # with fewer, the empirical 95th percentile is (nearly) just the largest value
 
@@ -25,8 +29,8 @@ def summary_table(runs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     value, or an interpolation towards it)."""
     failed = files[files["status"] == "failed"]
     rows = []
-    for (n_files, n_folders, kind, size), group in with_folders(runs).groupby(CASE_KEYS, dropna=False,
-                                                                             sort=True):
+    for (n_files, n_folders, kind, size, policy), group in with_folders(runs).groupby(CASE_KEYS, dropna=False,
+                                                                                     sort=True):
         makespans = group["makespan_s"]
         mean, ci = mean_ci95(makespans.tolist())
         items = group["files_ok"] + group["files_failed"] + group["files_skipped"]
@@ -34,14 +38,16 @@ def summary_table(runs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
         expected = group["expected_mean_makespan_s"].dropna()
         rows.append({
             "files": int(n_files), "folders": int(n_folders), "strategy": kind,
-            "size": None if pd.isna(size) else int(size),
-            "reps": len(group), "makespan_s_mean": mean,
+            "size": None if pd.isna(size) else int(size), "heartbeat_s": float(group["heartbeat_s"].iloc[0]),
+            "retry": str(group["retry"].iloc[0]), "rate_limit": float(group["rate_limit"].iloc[0]),
+            "policy": policy, "reps": len(group), "makespan_s_mean": mean,
             "makespan_s_p50": _quantile_or_none(makespans, 0.5, P50_MIN_REPS),
             "makespan_s_p95": _quantile_or_none(makespans, 0.95, P95_MIN_REPS), "makespan_s_ci95": ci,
             "expected_makespan_s": float(expected.iloc[0]) if len(expected) else None,
             "success_rate": float((group["files_ok"] / items).mean()),
             "failed_by_kind": ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) or "-",
             "max_progress_gap_s": float(group["max_progress_gap_s"].max()),
+            "idle_timeout_hits": int(group["idle_timeout_hit"].fillna(False).astype(bool).sum()),
             "server_peak_inflight": (None if group["server_peak_inflight"].isna().all()
                                      else int(group["server_peak_inflight"].max())),
             "harness_overhead_pct": _mean_or_none(group, "harness_overhead_pct"),
@@ -49,15 +55,24 @@ def summary_table(runs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def label(kind: str, size: object) -> str:
-    """How a strategy and its size are named in tables and legends: ``batch=8``."""
-    return kind if size is None or pd.isna(size) else f"{kind}={int(size)}"  # type: ignore[arg-type]
+def label(kind: str, size: object, policy: object = "") -> str:
+    """How a strategy, its size and its policies off their defaults are named in tables and
+    legends: ``batch=8``, ``batch=8 (heartbeat 10 s)``."""
+    name = kind if size is None or pd.isna(size) else f"{kind}={int(size)}"  # type: ignore[arg-type]
+    return f"{name} ({policy})" if isinstance(policy, str) and policy else name
 
 
 def with_folders(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs with a ``folders`` column: results written before it existed ran no folders."""
+    """The runs with every case key: results written before a column existed ran no folders, and
+    their strategies' default policies, and no frontend dropped them."""
     folders = runs["folders"].fillna(0) if "folders" in runs else 0
-    return runs.assign(folders=pd.Series(folders, index=runs.index).astype(int))
+    kinds = runs["kind"] if "kind" in runs else pd.Series("", index=runs.index)
+    defaults = {"heartbeat_s": pd.Series(0.0, index=runs.index), "rate_limit": pd.Series(0.0, index=runs.index),
+                "retry": kinds.map(default_retry), "policy": pd.Series("", index=runs.index),
+                "idle_timeout_hit": pd.Series(False, index=runs.index)}
+    filled = {column: runs[column].fillna(default) if column in runs else default
+              for column, default in defaults.items()}
+    return runs.assign(folders=pd.Series(folders, index=runs.index).astype(int), **filled)
 
 
 def _quantile_or_none(values: pd.Series, q: float, min_count: int) -> float | None:

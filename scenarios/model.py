@@ -14,6 +14,10 @@
     [[strategies]]
     kind = "batch"
     size = [5, 8, 10]        # a number or a list (batch and window only)
+    heartbeat_s = [0, 10]    # policies, each a value or a list, expanded like sizes (0: none):
+    retry = ["none", "exponential(5, 1, 30)"]   # heartbeats (batch and window), retry specs
+    rate_limit = 2           # (scenarios.policies), attempt starts per simulated second
+    idle_timeout_s = 60      # top level, optional: the frontend drops a run this long without progress
 
 Common random numbers: repetition ``r`` of every case runs with the profile seed
 ``seed * 1000 + r``, so every strategy sees the same per-file latencies and faults in it.
@@ -21,6 +25,7 @@ Common random numbers: repetition ``r`` of every case runs with the profile seed
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,6 +43,7 @@ from pydantic import (
 
 from mock_onyx import Profile, profile_from_mapping
 from mock_onyx.errors import ConfigError
+from scenarios.policies import default_retry, parse_retry, policy_label, policy_suffix
 
 SCENARIO_HELP = "the scenario format in README.md"
 REPETITION_SEED_STRIDE = 1000
@@ -45,17 +51,20 @@ SIZED_KINDS = ("batch", "window")
 
 Count = Annotated[StrictInt, Field(ge=0, le=100_000)]
 Size = Annotated[StrictInt, Field(ge=1, le=10_000)]
+Seconds = Annotated[StrictInt | StrictFloat, Field(ge=0, le=1e6, allow_inf_nan=False)]
+HEARTBEAT_KINDS = ("batch", "window")
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _no_duplicates(key: str, values: tuple[int, ...]) -> tuple[int, ...]:
+def _no_duplicates(key: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
     """A grid value given twice would be one case run twice: refuse it, naming it and the fix."""
     repeated = next((value for i, value in enumerate(values) if value in values[:i]), None)
     if repeated is not None:
-        once = ", ".join(str(value) for value in dict.fromkeys(values))
+        once = ", ".join(json.dumps(value) if isinstance(value, str) else str(value)
+                         for value in dict.fromkeys(values))
         raise ConfigError(key, f"lists {repeated} more than once",
                           f"list each value once: {key.rsplit('.', 1)[-1]} = [{once}]")
     return values
@@ -90,10 +99,51 @@ class StrategyGrid(_Frozen):
             raise ConfigError("size", f"{kind} takes no size", "remove size, or use batch or window")
         return _no_duplicates("size", value) if isinstance(value, tuple) else value
 
+    heartbeat_s: Seconds | Annotated[tuple[Seconds, ...], Field(min_length=1)] = (0.0,)
+    retry: StrictStr | Annotated[tuple[StrictStr, ...], Field(min_length=1)] | None = None
+    rate_limit: Seconds | Annotated[tuple[Seconds, ...], Field(min_length=1)] = (0.0,)
+
+    @field_validator("heartbeat_s", "retry", "rate_limit", mode="before")
+    @classmethod
+    def _no_empty_policy_list(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, list | tuple) and not value:
+            raise ConfigError(info.field_name, "is an empty list", "give at least one value, or leave the key out")
+        return value
+
+    @field_validator("heartbeat_s")
+    @classmethod
+    def _heartbeats_where_they_mean_something(cls, value: Any, info: Any) -> Any:
+        kind = info.data.get("kind")
+        values = value if isinstance(value, tuple) else (value,)
+        if any(values) and kind not in HEARTBEAT_KINDS:
+            raise ConfigError("heartbeat_s", f"{kind} sends no heartbeats", "remove heartbeat_s, or use batch or window")
+        return _no_duplicates("heartbeat_s", tuple(float(v) for v in values))
+
+    @field_validator("retry")
+    @classmethod
+    def _retry_specs_parse(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        values = value if isinstance(value, tuple) else (value,)
+        return _no_duplicates("retry", tuple(parse_retry(v).text for v in values))  # canonical
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rates_once(cls, value: Any) -> Any:
+        return _no_duplicates("rate_limit", tuple(float(v) for v in (value if isinstance(value, tuple) else (value,))))
+
     def sizes(self) -> tuple[int | None, ...]:
         if self.size is None:
             return (8,) if self.kind in SIZED_KINDS else (None,)
         return self.size if isinstance(self.size, tuple) else (self.size,)
+
+    def points(self) -> list[tuple[int | None, float, str | None, float]]:
+        """Every (size, heartbeat_s, retry, rate_limit) of this table; a retry at the kind's default
+        is None, so writing the default spec gives the same case as leaving it out."""
+        default = parse_retry(default_retry(self.kind)).text
+        retries = tuple(None if r == default else r for r in self.retry) if self.retry else (None,)
+        return [(size, heartbeat, retry, rate) for size in self.sizes() for heartbeat in self.heartbeat_s
+                for retry in retries for rate in self.rate_limit]
 
 
 class Scenario(_Frozen):
@@ -103,6 +153,8 @@ class Scenario(_Frozen):
     repetitions: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
     time_scale: Annotated[StrictFloat, Field(gt=0, le=100, allow_inf_nan=False)] = 0.05  # as the profile's default
     mode: Literal["real", "virtual"] = "real"
+    # The frontend drops a run after this many simulated seconds without a progress event (None: never)
+    idle_timeout_s: Annotated[StrictInt | StrictFloat, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
     server: dict[str, Any] = Field(default_factory=dict)
     workload: Workload
     strategies: Annotated[tuple[StrategyGrid, ...], Field(min_length=1)]
@@ -118,14 +170,16 @@ class Scenario(_Frozen):
 
     @model_validator(mode="after")
     def _each_strategy_once(self) -> Scenario:
-        seen: set[tuple[str, int | None]] = set()
+        seen: set[tuple[Any, ...]] = set()
         for grid in self.strategies:
-            for size in grid.sizes():
-                if (grid.kind, size) in seen:
+            for point in grid.points():
+                if (grid.kind, *point) in seen:
+                    size, heartbeat, retry, rate = point
                     name = grid.kind if size is None else f"{grid.kind} size {size}"
-                    raise ConfigError("strategies", f"lists {name} more than once",
+                    policies = policy_label(grid.kind, heartbeat, retry, rate)
+                    raise ConfigError("strategies", f"lists {name}{f' ({policies})' if policies else ''} more than once",
                                       "give each kind (and size) in one [[strategies]] table, once")
-                seen.add((grid.kind, size))
+                seen.add((grid.kind, *point))
         return self
 
     @model_validator(mode="after")
@@ -142,13 +196,13 @@ class Scenario(_Frozen):
         return profile_from_mapping(table, f"{source} [server]", base_dir)
 
     def cases(self) -> list[Case]:
-        return [Case(files, folders, grid.kind, size, repetition)
+        return [Case(files, folders, grid.kind, size, repetition, heartbeat, retry, rate)
                 for repetition in range(self.repetitions)
                 for files in self.workload.files
                 for folders in self.workload.folders
                 if files + folders > 0
                 for grid in self.strategies
-                for size in grid.sizes()]
+                for size, heartbeat, retry, rate in grid.points()]
 
 
 @dataclass(frozen=True, order=True)
@@ -160,8 +214,19 @@ class Case:
     kind: str
     size: int | None
     repetition: int
+    heartbeat_s: float = 0.0  # the policies (scenarios.policies); at their defaults a case id is
+    retry: str | None = None  # what it was before they existed: None is the kind's own retry
+    rate_limit: float = 0.0
 
     @property
     def case_id(self) -> str:
+        """``f20-d0-batch-8-r0``; a policy off its default adds a part before the repetition:
+        ``f20-d0-batch-8-hb10-retry-exponential-5-1-30-rate2-r0``."""
         size = "" if self.size is None else f"-{self.size}"
-        return f"f{self.files}-d{self.folders}-{self.kind}{size}-r{self.repetition}"
+        policies = policy_suffix(self.kind, self.heartbeat_s, self.retry, self.rate_limit)
+        return f"f{self.files}-d{self.folders}-{self.kind}{size}{policies}-r{self.repetition}"
+
+    @property
+    def policy(self) -> str:
+        """The policies off their defaults, in words ("" when none is): tables name cases by it."""
+        return policy_label(self.kind, self.heartbeat_s, self.retry, self.rate_limit)

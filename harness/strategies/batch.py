@@ -1,5 +1,11 @@
 """The seed's "after": files in fixed batches through ``asyncio.gather(..., return_exceptions=True)``,
-a pause between batches, then all folders at once. Each batch waits for its slowest file."""
+a pause between batches, then all folders at once. Each batch waits for its slowest file.
+
+With ``heartbeat_s`` the batch is awaited as production's was after the frontend gave up on its
+silences (``shared/production-history.md``): ``asyncio.wait(pending, timeout=heartbeat_s,
+return_when=FIRST_COMPLETED)`` in a loop, and a progress message whenever tasks are still pending,
+so at most ``heartbeat_s`` passes between messages; results keep their order through a
+task-to-item map. The timeout is simulated seconds turned into the loop's by the run's clock."""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ from dataclasses import dataclass
 
 from harness.outcomes import ItemKind, ItemOutcome, WorkItem
 from harness.progress import EventKind
-from harness.strategies.base import RetryPolicy, RunContext
+from harness.strategies.base import RunContext
+from harness.strategies.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -17,6 +24,8 @@ class Batch:
     size: int = 8
     pause_s: float = 0.5
     retry: RetryPolicy = RetryPolicy()
+    heartbeat_s: float = 0.0
+    rate_limit: float = 0.0
     name: str = "batch"
 
     async def run(self, items: Sequence[WorkItem], ctx: RunContext) -> list[ItemOutcome]:
@@ -28,17 +37,20 @@ class Batch:
             first = batch[0][0] + 1
             ctx.emit(EventKind.BATCH_START, f"Processing batch {number}/{len(batches)}: "
                                             f"files {first} to {first + len(batch) - 1}")
-            outcomes.update(await self._gather(batch, ctx))
+            outcomes.update(await self._gather(batch, ctx, f"Processing batch {number}/{len(batches)}"))
             ctx.emit(EventKind.BATCH_END, f"Completed batch {number}/{len(batches)}")
             if number < len(batches):
                 await ctx.sleep(self.pause_s)
         if folders:
             ctx.emit(EventKind.BATCH_START, f"Processing {len(folders)} folders")
-            outcomes.update(await self._gather(folders, ctx))
+            outcomes.update(await self._gather(folders, ctx, f"Processing {len(folders)} folders"))
             ctx.emit(EventKind.BATCH_END, f"Completed {len(folders)} folders")
         return [outcomes[i] for i in range(len(items))]
 
-    async def _gather(self, batch: list[tuple[int, WorkItem]], ctx: RunContext) -> dict[int, ItemOutcome]:
+    async def _gather(self, batch: list[tuple[int, WorkItem]], ctx: RunContext,
+                      what: str) -> dict[int, ItemOutcome]:
+        if self.heartbeat_s:
+            return await self._wait_with_heartbeats(batch, ctx, what)
         results = await asyncio.gather(*(self.retry.run(item, ctx) for _, item in batch),
                                        return_exceptions=True)
         for result in results:
@@ -46,6 +58,24 @@ class Batch:
                 raise result  # cancellation, not a file's failure
         return {index: result for (index, _), result in zip(batch, results, strict=True)
                 if isinstance(result, ItemOutcome)}
+
+    async def _wait_with_heartbeats(self, batch: list[tuple[int, WorkItem]], ctx: RunContext,
+                                    what: str) -> dict[int, ItemOutcome]:
+        tasks = {asyncio.create_task(self.retry.run(item, ctx)): index for index, item in batch}
+        started, pending = ctx.now(), set(tasks)
+        try:
+            while pending:
+                _, pending = await asyncio.wait(pending, timeout=ctx.clock.to_wall(self.heartbeat_s),
+                                                return_when=asyncio.FIRST_COMPLETED)
+                if pending:
+                    ctx.emit(EventKind.HEARTBEAT, f"{what}... ({ctx.now() - started:.0f}s elapsed, "
+                                                  f"{len(tasks) - len(pending)}/{len(tasks)} files done)")
+        finally:  # cancelled (the run dropped): no task outlives the batch
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        return {index: task.result() for task, index in tasks.items()}
 
     def planned_makespan_s(self, durations: Sequence[float]) -> float:
         batches = [durations[i:i + self.size] for i in range(0, len(durations), self.size)]

@@ -8,14 +8,20 @@ from dataclasses import dataclass
 
 from harness.outcomes import ItemOutcome, WorkItem
 from harness.progress import EventKind
-from harness.strategies.base import RetryPolicy, RunContext
+from harness.strategies.base import RunContext
+from harness.strategies.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
 class Sequential:
-    retry: RetryPolicy = RetryPolicy(max_attempts=3, wait_s=1.0)
+    retry: RetryPolicy = RetryPolicy(max_attempts=3, wait_s=1.0)  # fixed(3, 1): the seed's loop
+    rate_limit: float = 0.0
     name: str = "sequential"
     size: int | None = None
+
+    @property
+    def heartbeat_s(self) -> float:
+        return 0.0  # it emits at the end alone: what the seed's frontend saw
 
     async def run(self, items: Sequence[WorkItem], ctx: RunContext) -> list[ItemOutcome]:
         outcomes = [await self.retry.run(item, ctx) for item in items]

@@ -1,5 +1,6 @@
 """A sliding window: at most ``size`` items in flight; the next starts the moment one ends. No
-batch waits for its straggler, and every finished item is a progress event."""
+batch waits for its straggler, and every finished item is a progress event (and, with
+``heartbeat_s``, a heartbeat whenever that long passes without one)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,23 @@ from dataclasses import dataclass
 
 from harness.outcomes import ItemOutcome, WorkItem
 from harness.progress import EventKind
-from harness.strategies.base import RetryPolicy, RunContext
+from harness.strategies.base import RunContext
+from harness.strategies.heartbeat import heartbeats
+from harness.strategies.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
 class Window:
     size: int = 8
     retry: RetryPolicy = RetryPolicy()
+    heartbeat_s: float = 0.0
+    rate_limit: float = 0.0
     name: str = "window"
 
     async def run(self, items: Sequence[WorkItem], ctx: RunContext) -> list[ItemOutcome]:
         outcomes: list[ItemOutcome | None] = [None] * len(items)
         queue = iter(enumerate(items))
+        started = ctx.now()
 
         async def worker() -> None:
             for index, item in queue:  # workers share one iterator: input order, no item twice
@@ -29,7 +35,11 @@ class Window:
                 outcomes[index] = outcome
                 ctx.emit(EventKind.ITEM_DONE, f"{ctx.done}/{len(items)} done: {item.label} {outcome.status}")
 
-        await asyncio.gather(*(worker() for _ in range(min(self.size, len(items)))))
+        def beat() -> str:
+            return f"Processing... ({ctx.now() - started:.0f}s elapsed, {ctx.done}/{len(items)} done)"
+
+        async with heartbeats(ctx, self.heartbeat_s, beat):
+            await asyncio.gather(*(worker() for _ in range(min(self.size, len(items)))))
         return [outcome for outcome in outcomes if outcome is not None]
 
     def planned_makespan_s(self, durations: Sequence[float]) -> float:
