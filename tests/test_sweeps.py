@@ -111,8 +111,9 @@ def _sweep_until(scenario: Path, out: Path, cases: int, signum: int, resume: boo
 
 @pytest.mark.slow
 def test_interrupted_sweeps_resume_to_the_same_results(tmp_path: Path) -> None:
-    text = (GOOD.replace("files = [1, 4]", "files = [1, 4, 6]").replace("repetitions = 2", "repetitions = 3")
-            .replace("time_scale = 0.004", "time_scale = 0.002"))
+    # time scale 0.004 (GOOD's): at 0.002 a 10 s persona timeout is 20 ms of wall time, which a
+    # loaded machine trips, and the two sweeps then differ by a lost file
+    text = GOOD.replace("files = [1, 4]", "files = [1, 4, 6]").replace("repetitions = 2", "repetitions = 3")
     scenario = _write(tmp_path, text)
     total = len(parse_scenario(text, "t", None).scenario.cases())
     out = tmp_path / "interrupted"
@@ -292,8 +293,12 @@ def test_reproduce_is_the_seeds_table_on_virtual_time_cross_checked_on_sockets(t
         assert check["files"] == 10 and check["time_scale"] == 0.05 and check["reps"] == 3
         assert check["diff_pct"] == pytest.approx(
             100 * (check["real_makespan_s_mean"] / check["virtual_makespan_s_mean"] - 1))
-        # real mode's own overhead at 0.05: 0.4-1.9% measured, with the other core busy
-        assert -0.5 < check["diff_pct"] < 3.0
+        # what is left between the modes is exactly the overhead the real runs state (the same
+        # draws: the virtual makespan is the model's), a mean weighted by makespan, within 0.2 points
+        assert check["diff_pct"] == pytest.approx(check["real_overhead_pct_mean"], abs=0.2)
+        # and it is small at 0.05: 0.4-1.9% measured with the other core busy, 3.8% at a load of
+        # 3.5 on 2 cores (a busy loop and two other test suites)
+        assert -0.5 < check["diff_pct"] < 6.0
     report = Path(data["report"]).read_text()
     assert report.count("table: sequential vs batch=") == 3 and "Cross-check" in report
     # virtual time is exact: the README shows the very table this prints for batch 8
