@@ -3,7 +3,10 @@
 The same server fault reads differently through each httpx transport (see shared/client-stack.md):
 a refused connection is ``ConnectError`` on the stock transport but ``ConnectTimeout`` wrapping a
 ``ConnectionRefusedError`` on the aiohttp one; a cut stream is ``RemoteProtocolError`` or
-``ReadError``. So the whole cause chain is searched, most specific first.
+``ReadError``; a connection dropped before any response (a crashed server) is
+``RemoteProtocolError`` on the stock transport but ``ConnectTimeout`` wrapping aiohttp's
+``ServerDisconnectedError`` on the aiohttp one, a reset, not a timeout. So the whole cause chain
+is searched, most specific first.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import errno
 import json
 
+import aiohttp
 import httpx
 
 from harness.outcomes import ErrorKind
@@ -36,6 +40,8 @@ def classify(error: BaseException) -> ErrorKind:
         return ErrorKind.HARNESS_LIMIT
     if any(isinstance(e, ConnectionRefusedError | httpx.ConnectError) for e in chain):
         return ErrorKind.REFUSED
+    if any(isinstance(e, aiohttp.ServerDisconnectedError) for e in chain):
+        return ErrorKind.RESET
     if any(isinstance(e, TimeoutError | httpx.TimeoutException) for e in chain):
         return ErrorKind.TIMEOUT
     if any(isinstance(e, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError

@@ -14,6 +14,7 @@ from aiohttp import web
 from mock_onyx.clock import SimClock
 from mock_onyx.model import MockRequest, OnyxModel
 from mock_onyx.player import Body, Cut, Data, Event, Head, play
+from mock_onyx.stats import RUN_HEADER, UNLABELLED
 
 MODEL_KEY = web.AppKey("model", OnyxModel)
 CLOCK_KEY = web.AppKey("clock", SimClock)
@@ -25,6 +26,11 @@ routes = web.RouteTableDef()
 async def serve(request: web.Request) -> web.StreamResponse:
     model, clock = request.app[MODEL_KEY], request.app[CLOCK_KEY]
     arrival = clock.now()
+    capacity = model.capacity
+    if capacity is not None and capacity.refuses(arrival, request.headers.get(RUN_HEADER, UNLABELLED)):
+        # Down: its listener is closed and its connections aborted (mock_onyx.server); this
+        # request got in just before, and is dropped unanswered.
+        return _dropped(request)
     outcome = model.handle(MockRequest(
         method=request.method,
         path=request.path,
@@ -33,17 +39,24 @@ async def serve(request: web.Request) -> web.StreamResponse:
         cookies=dict(request.cookies),
         body=await request.read(),
     ))
-    async with aclosing(play(outcome, clock, arrival, model.stats)) as events:
+    async with aclosing(play(outcome, clock, arrival, model.stats, capacity)) as events:
         response: web.StreamResponse | None = None
         async for event in events:
             response = await _write(request, response, event)
-    assert response is not None  # every play starts with a Body or a Head
-    return response
+    # Every play starts with a Body or a Head, unless the server crashed before answering.
+    return response if response is not None else _dropped(request)
+
+
+def _dropped(request: web.Request) -> web.StreamResponse:
+    """No answer: the connection is aborted (what aiohttp then tries to send goes nowhere)."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=503)
 
 
 async def _write(request: web.Request, response: web.StreamResponse | None,
-                 event: Event) -> web.StreamResponse:
-    """Translate one event of the player; returns the response it belongs to."""
+                 event: Event) -> web.StreamResponse | None:
+    """Translate one event of the player; returns the response it belongs to (None: none yet)."""
     if isinstance(event, Body):
         whole = web.Response(status=event.status, body=event.body, headers=event.headers)
         whole.content_type = event.content_type
@@ -54,13 +67,16 @@ async def _write(request: web.Request, response: web.StreamResponse | None,
         stream.enable_chunked_encoding()
         await stream.prepare(request)
         return stream
+    if isinstance(event, Cut):
+        # Drop the connection before the terminating chunk: "peer closed connection without
+        # sending complete message body" on the client (before any response, after a crash:
+        # "Server disconnected").
+        if request.transport is not None:
+            request.transport.abort()
+        return response
     assert response is not None
     if isinstance(event, Data):
         await response.write(event.data)
-    elif isinstance(event, Cut) and request.transport is not None:
-        # Drop the connection before the terminating chunk: "peer closed connection without
-        # sending complete message body" on the client.
-        request.transport.abort()
     else:
         await response.write_eof()
     return response

@@ -33,8 +33,12 @@ class SimClock:
     async def sleep(self, simulated_s: float) -> None:
         await self.sleep_until(self.now() + simulated_s)
 
+    def wall_delay(self, deadline_s: float) -> float:
+        """The loop-clock seconds to wait for ``now()`` to reach ``deadline_s`` (<= 0: it has)."""
+        return (deadline_s - self.now()) * self.time_scale - self.wake_early_s
+
     async def sleep_until(self, deadline_s: float) -> None:
         """Wait until ``now()`` reaches ``deadline_s`` (returns at once if it has)."""
-        remaining = (deadline_s - self.now()) * self.time_scale - self.wake_early_s
+        remaining = self.wall_delay(deadline_s)
         if remaining > 0:
             await asyncio.sleep(remaining)

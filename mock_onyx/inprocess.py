@@ -4,7 +4,11 @@ No sockets: a request becomes a ``MockRequest``, the model answers with the same
 the same reply player (``mock_onyx.player``) plays it on the ``SimClock`` (on a virtual-time loop
 a 22 s stream takes no wall time).
 Faults read as they do on the wire: a cut stream raises httpx's ``RemoteProtocolError`` ("peer
-closed connection without sending complete message body"), a hang never answers.
+closed connection without sending complete message body"), a hang never answers. A crashed server
+(``mock_onyx.capacity``) reads as it does over sockets: a request it drops before answering raises
+``RemoteProtocolError`` ("Server disconnected without sending a response."), and while it is down
+a request raises ``ConnectError`` ("All connection attempts failed"), as httpx's own transport
+says of a refused connection.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ import httpx
 from mock_onyx.clock import SimClock
 from mock_onyx.model import MockRequest, OnyxModel
 from mock_onyx.player import Body, Cut, Data, Event, Head, play
+from mock_onyx.stats import RUN_HEADER, UNLABELLED
 
 CUT_MESSAGE = "peer closed connection without sending complete message body (incomplete chunked read)"
+DROPPED_MESSAGE = "Server disconnected without sending a response."
+REFUSED_MESSAGE = "All connection attempts failed"
 
 
 class InProcessTransport(httpx.AsyncBaseTransport):
@@ -27,14 +34,20 @@ class InProcessTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         arrival = self.clock.now()
+        capacity = self.model.capacity
+        if capacity is not None and capacity.refuses(arrival, request.headers.get(RUN_HEADER, UNLABELLED)):
+            raise httpx.ConnectError(REFUSED_MESSAGE, request=request)
         body = await request.aread()
         outcome = self.model.handle(MockRequest(
             method=request.method, path=request.url.path,
             query=tuple(request.url.params.multi_items()),
             headers={name.lower(): value for name, value in request.headers.items()},
             cookies=_cookies(request.headers.get("cookie", "")), body=body))
-        events = play(outcome, self.clock, arrival, self.model.stats)
+        events = play(outcome, self.clock, arrival, self.model.stats, capacity)
         first = await anext(events)
+        if isinstance(first, Cut):  # the server crashed before answering
+            await events.aclose()
+            raise httpx.RemoteProtocolError(DROPPED_MESSAGE, request=request)
         if isinstance(first, Head):
             return httpx.Response(first.status, request=request,
                                   headers={**first.headers, "content-type": first.content_type,

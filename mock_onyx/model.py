@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from mock_onyx import onyx_content as content
 from mock_onyx.behaviour import Behaviour, Draw
+from mock_onyx.capacity import Capacity
 from mock_onyx.endpoints import Endpoint, FaultKind
 from mock_onyx.faults import REPLACING_FAULTS, damage, replacing_reply
 from mock_onyx.onyx_requests import (
@@ -85,6 +86,10 @@ class OnyxModel:
         self.profile = profile
         self.behaviour = Behaviour(profile)
         self.stats = ServerStats()
+        # The server's limits (workers, slowdown, crash), which the reply player applies;
+        # None when the profile sets none: an ideal server.
+        self.capacity = (Capacity(profile.capacity, profile.seed, self.stats)
+                         if profile.capacity.enabled else None)
         self._session_keys: dict[uuid.UUID, str] = {}
         self._last_message_id = 0
 

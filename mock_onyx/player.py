@@ -7,12 +7,17 @@ request's arrival, and yields each event at its simulated time:
     Head    a stream's status and headers, at once
     Data    one chunk of a stream, at its ``at_s``
     End     the stream ends cleanly, at ``end_s``
-    Cut     the connection drops mid-body, at ``end_s``
+    Cut     the connection drops mid-body, at ``end_s``; or, when the server crashes
+            (``mock_onyx.capacity``), at the crash, mid-body or before any response
 
 It also keeps the stats of routed requests: recorded on arrival, in flight until the player has
 finished, and a disconnect if the consumer goes away first (closes the player or is cancelled).
 An adapter therefore drives the player to its end, translating each event before asking for the
 next: the stream's last write (or cut) happens while the request is still in flight.
+
+With a server's ``Capacity`` (limits on), a routed request waits for a worker first, its plan
+starts when one takes it and is stretched by its slowdown, and a crash cuts it at once: each
+wait is the ticket's, which the crash wakes. Without one, the player is as cheap as it ever was.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from mock_onyx.capacity import Capacity, Ticket
 from mock_onyx.clock import SimClock
 from mock_onyx.replies import JSON_TYPE, BodyReply, HangReply, Outcome, json_bytes
 from mock_onyx.stats import ServerStats
@@ -61,14 +67,42 @@ class Cut:
 Event = Body | Head | Data | End | Cut
 
 
-async def play(outcome: Outcome, clock: SimClock, arrival: float,
-               stats: ServerStats) -> AsyncGenerator[Event, None]:
-    """The events of ``outcome``'s reply, each at ``arrival`` plus its simulated time."""
+def play(outcome: Outcome, clock: SimClock, arrival: float, stats: ServerStats,
+         capacity: Capacity | None = None) -> AsyncGenerator[Event, None]:
+    """The events of ``outcome``'s reply, each at ``arrival`` plus its simulated time (with a
+    ``capacity``: from when a worker takes it, stretched by its slowdown, cut by a crash)."""
+    if capacity is None or outcome.endpoint is None:
+        return _play(outcome, clock, arrival, stats)
+    return _play_limited(outcome, clock, arrival, stats, capacity)
+
+
+async def _play(outcome: Outcome, clock: SimClock, arrival: float,
+                stats: ServerStats) -> AsyncGenerator[Event, None]:
     with _counted(outcome, stats):
         for at_s, event in timeline(outcome):
             if at_s is not None:
                 await clock.sleep_until(arrival + at_s)
             yield event
+
+
+async def _play_limited(outcome: Outcome, clock: SimClock, arrival: float, stats: ServerStats,
+                        capacity: Capacity) -> AsyncGenerator[Event, None]:
+    ticket = capacity.arrive(outcome, arrival)
+    with _counted(outcome, stats, ticket):
+        try:
+            if await ticket.served():
+                start, stretch = ticket.start_s, ticket.slowdown
+                for at_s, event in timeline(outcome):
+                    if at_s is not None:
+                        await ticket.sleep_until(clock, start + at_s * stretch)
+                    if ticket.crashed:
+                        break
+                    yield event
+                else:
+                    return
+            yield Cut()  # the server crashed under it
+        finally:
+            capacity.leave(ticket, clock.now())
 
 
 def timeline(outcome: Outcome) -> list[tuple[float | None, Event]]:
@@ -85,8 +119,10 @@ def timeline(outcome: Outcome) -> list[tuple[float | None, Event]]:
 
 
 @contextmanager
-def _counted(outcome: Outcome, stats: ServerStats) -> Iterator[None]:
-    """Record a routed request and count it in flight; a play stopped early is a disconnect."""
+def _counted(outcome: Outcome, stats: ServerStats, ticket: Ticket | None = None) -> Iterator[None]:
+    """Record a routed request and count it in flight; a play stopped early is a disconnect
+    (unless the server crashed under it: the crash counted it, and aborting its connection
+    cancels the adapter)."""
     endpoint = outcome.endpoint
     if endpoint is None:
         yield
@@ -96,5 +132,6 @@ def _counted(outcome: Outcome, stats: ServerStats) -> Iterator[None]:
         try:
             yield
         except BaseException:  # closed (GeneratorExit) or cancelled before the reply ended
-            stats.record_disconnect(endpoint, outcome.run)
+            if ticket is None or not ticket.crashed:
+                stats.record_disconnect(endpoint, outcome.run)
             raise

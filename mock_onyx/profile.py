@@ -8,6 +8,14 @@
     [faults.send_message]          # per kind, its own chance to fire on a request; when several
     http_500 = 0.05                # fire, the first in behaviour.FAULT_PRECEDENCE is the fault
     reset = 0.02
+    [capacity]                     # every key off unless given (mock_onyx.capacity)
+    workers = 40                   # at most 40 requests served at once; the rest wait, FIFO
+    slowdown_knee = 4              # a chat's reply stretched by 1 + 0.1 x (chats in service - 4)
+    slowdown_per_chat = 0.1
+    crash_inflight = 6             # a 7th chat in service crashes the server: every request
+    restart_s = 30                 # in it is cut, and connections are refused for 30 s
+    crash_knee = 4                 # a softer cliff: each chat starting with n chats in service
+    crash_probability = 0.05       # crashes it with chance 0.05 x (n - 4) (a keyed draw)
 
 Validation happens once, here, at the boundary (pydantic); every problem becomes a one-line
 ``ConfigError`` naming the source, the key, the value and the fix.
@@ -77,6 +85,29 @@ class FolderSettings(_Settings):
     missing: frozenset[PositiveId] = frozenset()
 
 
+class CapacitySettings(_Settings):
+    """The server's limits (``mock_onyx.capacity``); a chat is a send-message call. All off by
+    default: no worker limit, no slowdown, no crash."""
+
+    workers: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
+    slowdown_knee: Annotated[StrictInt, Field(ge=0)] = 0
+    slowdown_per_chat: Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)] = 0.0
+    crash_inflight: Annotated[StrictInt, Field(ge=1)] | None = None
+    restart_s: Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)] = 30.0
+    crash_knee: Annotated[StrictInt, Field(ge=0)] = 0
+    crash_probability: Probability = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any limit is on (else the server is ideal, as the closed form assumes)."""
+        return (self.workers is not None or self.slowdown_per_chat > 0
+                or self.crash_inflight is not None or self.crash_probability > 0)
+
+    @property
+    def crashes(self) -> bool:
+        return self.crash_inflight is not None or self.crash_probability > 0
+
+
 class Profile(_Settings):
     """Everything the behaviour model needs; frozen, validated, in simulated seconds."""
 
@@ -98,6 +129,7 @@ class Profile(_Settings):
     require_auth: StrictBool = False
     files: FileSettings = FileSettings()
     folders: FolderSettings = FolderSettings()
+    capacity: CapacitySettings = CapacitySettings()
 
     @field_validator("latency", mode="before")
     @classmethod

@@ -5,12 +5,19 @@ each run then has counters of its own, and its attempts are counted apart, so tw
 against one server draw identical latencies and faults, even when their requests interleave.
 ``GET /_mock/stats?run=ID`` serves one run's counters; without ``run``, the server's lifetime
 totals (attempts: those of unlabelled requests).
+
+``capacity`` (``mock_onyx.capacity``): ``crashes`` (a run counts those that cut one of its
+requests), ``cut_by_crash`` (requests in the server when it crashed: streams, replies not yet sent
+and requests waiting for a worker), ``refused`` (requests that found the server down; over
+sockets the closed listener refuses them before the server sees them, so only the in-process
+transport counts them: a client counts its own), ``queue_waits`` (requests that found every
+worker busy) and ``queue_wait_s`` (their simulated seconds of waiting, in total).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,6 +37,11 @@ class _Counters:
         self.peak: Counter[str] = Counter()
         self.in_flight_total = 0
         self.peak_total = 0
+        self.crashes = 0
+        self.cut_by_crash = 0
+        self.refused = 0
+        self.queue_waits = 0
+        self.queue_wait_s = 0.0
 
     def enter(self, endpoint: Endpoint) -> None:
         self.in_flight[endpoint] += 1
@@ -50,6 +62,9 @@ class _Counters:
                           "by_endpoint": {k: v for k, v in self.in_flight.items() if v}},
             "peak_in_flight": {"total": self.peak_total, "by_endpoint": dict(self.peak)},
             "attempts": {name: dict(counts) for name, counts in self.attempts.items()},
+            "capacity": {"crashes": self.crashes, "cut_by_crash": self.cut_by_crash,
+                         "refused": self.refused, "queue_waits": self.queue_waits,
+                         "queue_wait_s": self.queue_wait_s},
         }
 
 
@@ -90,6 +105,25 @@ class ServerStats:
         """The client went away before its reply was complete (a timeout, a cancelled task)."""
         for counters in self._of(run):
             counters.disconnects[endpoint] += 1
+
+    def record_crash(self, runs: Iterable[str]) -> None:
+        """One crash, counted once in the totals and once in each run it cut a request of."""
+        self._total.crashes += 1
+        for run in set(runs) - {UNLABELLED}:
+            self._run(run).crashes += 1
+
+    def record_cut_by_crash(self, run: str = UNLABELLED) -> None:
+        for counters in self._of(run):
+            counters.cut_by_crash += 1
+
+    def record_refused(self, run: str = UNLABELLED) -> None:
+        for counters in self._of(run):
+            counters.refused += 1
+
+    def record_queue_wait(self, wait_s: float, run: str = UNLABELLED) -> None:
+        for counters in self._of(run):
+            counters.queue_waits += 1
+            counters.queue_wait_s += wait_s
 
     @contextmanager
     def in_flight(self, endpoint: Endpoint, run: str = UNLABELLED) -> Iterator[None]:

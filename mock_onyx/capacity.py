@@ -1,0 +1,195 @@
+"""The server's capacity: a pool of workers, chats that slow each other down, and a crash.
+
+A profile's ``[capacity]`` (``mock_onyx.profile.CapacitySettings``), every key off by default;
+a chat is a send-message call (one that passed validation):
+
+    workers               at most this many requests in service at once (every endpoint); the
+                          rest wait in arrival order, and a reply's plan starts when a worker
+                          takes it, so its latency grows by the wait
+    slowdown_knee,        a chat that starts with n chats in service, itself included, has its
+    slowdown_per_chat     whole reply plan stretched by 1 + slowdown_per_chat x max(0, n - knee)
+    crash_inflight        a chat that starts with more than this many chats in service crashes
+                          the server
+    crash_knee,           a softer cliff: a chat that starts with n > crash_knee chats in service
+    crash_probability     crashes it with chance min(1, crash_probability x (n - crash_knee)),
+                          drawn with ``unit_draw(seed, "crash", endpoint, key, attempt)``
+    restart_s             after a crash, connections are refused for this long; then it serves
+
+A crash cuts, at that instant, every request in the server (a stream mid-body, a reply not yet
+sent, a request waiting for a worker) and empties it; until the restart, the adapters refuse
+connections (the aiohttp server closes its listener and aborts its connections; the in-process
+transport raises httpx's ``ConnectError``).
+
+One ``Capacity`` per server, owned by ``OnyxModel``: None when no limit is on, and the reply
+player then runs as if this module did not exist. With limits, the player takes a ``Ticket``
+per routed request and waits through it, first for a worker, then for each event of the reply:
+each wait is one future that its timer or a crash resolves (what ``asyncio.sleep`` costs), so a
+crash cuts a stream at once, not at its next packet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+from mock_onyx.clock import SimClock
+from mock_onyx.draws import unit_draw
+from mock_onyx.endpoints import Endpoint
+from mock_onyx.profile import CapacitySettings
+from mock_onyx.replies import Outcome
+from mock_onyx.stats import ServerStats
+
+# Slack when comparing a time with the restart instant: a client that waits exactly restart_s
+# after a crash finds the server up, whatever the float rounding of the two clocks' sums.
+RESTART_SLACK_S = 1e-9
+
+
+class Ticket:
+    """One routed request's passage through the server, in simulated seconds."""
+
+    __slots__ = ("arrival_s", "crashed", "is_chat", "outcome", "serving", "slowdown", "start_s",
+                 "_waiter")
+
+    def __init__(self, outcome: Outcome, arrival_s: float) -> None:
+        self.outcome = outcome
+        self.arrival_s = arrival_s
+        self.start_s = arrival_s  # when a worker took it: its reply plan starts there
+        self.slowdown = 1.0  # the factor its reply plan is stretched by
+        self.is_chat = outcome.endpoint is Endpoint.SEND_MESSAGE and outcome.draw is not None
+        self.serving = False
+        self.crashed = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    async def served(self) -> bool:
+        """Wait until a worker takes the request; False if the server crashed first."""
+        if not self.serving and not self.crashed:
+            await self._wait(None)
+        return not self.crashed
+
+    async def sleep_until(self, clock: SimClock, deadline_s: float) -> bool:
+        """Wait until ``clock`` reaches ``deadline_s``; False if the server has crashed."""
+        if not self.crashed:
+            delay = clock.wall_delay(deadline_s)
+            if delay > 0:
+                await self._wait(delay)
+        return not self.crashed
+
+    def wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _wait(self, delay: float | None) -> None:
+        """One future, resolved by its timer (after ``delay`` wall seconds) or by ``wake``."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = None if delay is None else loop.call_later(delay, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class Capacity:
+    """The state of one server's capacity: who is in service, who waits, whether it is down."""
+
+    def __init__(self, settings: CapacitySettings, seed: int, stats: ServerStats) -> None:
+        self.settings = settings
+        self._seed = seed
+        self._stats = stats
+        self._live: dict[Ticket, None] = {}  # queued or in service, in arrival order
+        self._queue: deque[Ticket] = deque()
+        self._busy = 0
+        self._chats = 0
+        self._down_until_s: float | None = None
+        self._crash_listeners: list[Callable[[float], None]] = []
+
+    def on_crash(self, listener: Callable[[float], None]) -> None:
+        """Call ``listener(restart_s)`` at each crash (the aiohttp server closes its listener)."""
+        self._crash_listeners.append(listener)
+
+    def refuses(self, now_s: float, run: str) -> bool:
+        """Whether a connection at ``now_s`` is refused (the server is down); counts it if so."""
+        if self._down_until_s is None:
+            return False
+        if now_s >= self._down_until_s - RESTART_SLACK_S:
+            self._down_until_s = None
+            return False
+        self._stats.record_refused(run)
+        return True
+
+    def arrive(self, outcome: Outcome, arrival_s: float) -> Ticket:
+        """A routed request arrives: served at once if a worker is free, else it queues."""
+        ticket = Ticket(outcome, arrival_s)
+        self._live[ticket] = None
+        if self.settings.workers is None or self._busy < self.settings.workers:
+            self._start(ticket, arrival_s, queued=False)
+        else:
+            self._queue.append(ticket)
+        return ticket
+
+    def leave(self, ticket: Ticket, now_s: float) -> None:
+        """The request is done (its reply ended or was cut, or its client went away)."""
+        if ticket.crashed:
+            return  # the crash emptied the server already
+        del self._live[ticket]
+        if not ticket.serving:
+            self._queue.remove(ticket)  # its client went away while it waited
+            return
+        self._busy -= 1
+        if ticket.is_chat:
+            self._chats -= 1
+        if self._queue:
+            self._start(self._queue.popleft(), now_s, queued=True)
+
+    def crash(self, now_s: float) -> None:
+        """Cut every request in the server at once, and refuse connections for ``restart_s``."""
+        cut = list(self._live)
+        self._live.clear()
+        self._queue.clear()
+        self._busy = self._chats = 0
+        restart_s = self.settings.restart_s
+        self._down_until_s = now_s + restart_s
+        self._stats.record_crash(ticket.outcome.run for ticket in cut)
+        for ticket in cut:
+            ticket.crashed = True
+            self._stats.record_cut_by_crash(ticket.outcome.run)
+            ticket.wake()
+        for listener in self._crash_listeners:
+            listener(restart_s)
+
+    def _start(self, ticket: Ticket, now_s: float, queued: bool) -> None:
+        ticket.serving = True
+        ticket.start_s = now_s
+        self._busy += 1
+        if queued:
+            self._stats.record_queue_wait(now_s - ticket.arrival_s, ticket.outcome.run)
+        if ticket.is_chat:
+            self._chats += 1
+            settings = self.settings
+            over = self._chats - settings.slowdown_knee
+            if settings.slowdown_per_chat and over > 0:
+                ticket.slowdown = 1.0 + settings.slowdown_per_chat * over
+            if self._crashes(ticket):
+                self.crash(now_s)
+                return
+        ticket.wake()
+
+    def _crashes(self, chat: Ticket) -> bool:
+        """Whether ``chat``, just started, brings the server down."""
+        settings, n = self.settings, self._chats
+        if settings.crash_inflight is not None and n > settings.crash_inflight:
+            return True
+        if settings.crash_probability > 0 and n > settings.crash_knee:
+            draw = chat.outcome.draw
+            assert draw is not None  # a chat passed validation, so it was drawn
+            chance = min(1.0, settings.crash_probability * (n - settings.crash_knee))
+            return unit_draw(self._seed, "crash", draw.endpoint, draw.key, draw.attempt) < chance
+        return False
