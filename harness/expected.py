@@ -17,11 +17,12 @@ from mock_onyx import Behaviour, Distribution, Endpoint, Profile
 
 def closed_form_applies(profile: Profile, file_ids: list[int], folders: int) -> bool:
     """Whether every file runs its full call sequence once and succeeds, as the closed form
-    assumes: files only, no faults, credentials not demanded (the embedded mock gets none), and
-    no file of the run missing or not indexed (those end early, as skipped)."""
+    assumes: files only, no faults, credentials not demanded (the embedded mock gets none), no
+    file of the run missing or not indexed (those end early, as skipped), and an ideal server:
+    no capacity limit (queueing, slowdown and crashes depend on what else is in flight)."""
     skipped = profile.files.missing | profile.files.not_indexed
     return (not folders and not any(profile.faults.values()) and not profile.require_auth
-            and not skipped.intersection(file_ids))
+            and not profile.capacity.enabled and not skipped.intersection(file_ids))
 
 
 def call_latency_s(behaviour: Behaviour, endpoint: Endpoint, file_id: int) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.outcomes import ItemOutcome, Status
+from harness.outcomes import ErrorKind, ItemOutcome, Status
 from harness.progress import ProgressEvent
 
 if TYPE_CHECKING:  # pandas is imported where a frame is asked for: `run` and `serve` never need it
@@ -51,6 +51,15 @@ class RunSummary:
     model_makespan_s: float | None = None
     harness_overhead_s: float | None = None  # makespan_s - model_makespan_s (harness.overhead)
     harness_overhead_pct: float | None = None  # ... as % of model_makespan_s
+    # The mock's capacity (mock_onyx.capacity), from its stats (None: not the mock): crashes that
+    # cut this run's requests, its requests cut by them, its requests that waited for a worker
+    # and their simulated seconds of waiting; and its calls refused (the client's count, since
+    # over sockets a refused connection never reaches the server), for any target.
+    server_crashes: int | None = None
+    cut_by_crash: int | None = None
+    queue_waits: int | None = None
+    queue_wait_s: float | None = None
+    refused_connections: int = 0
     # The strategy's policies (``scenarios.policies``) and the frontend's idle timeout
     heartbeat_s: float = 0.0  # a progress event at least this often while busy (0: none)
     retry: str = "none"  # the retry spec, canonical: "none", "fixed(3, 1)", ...
@@ -106,3 +115,14 @@ class RunResult:
 
 def count(outcomes: tuple[ItemOutcome, ...], status: Status) -> int:
     return sum(1 for outcome in outcomes if outcome.status is status)
+
+
+def capacity_counts(stats: dict[str, Any] | None, outcomes: tuple[ItemOutcome, ...]) -> dict[str, Any]:
+    """``RunSummary``'s capacity fields from the mock's stats of the run and its own calls."""
+    refused = sum(1 for o in outcomes for call in o.calls if call.error_kind is ErrorKind.REFUSED)
+    capacity = None if stats is None else stats.get("capacity")
+    if capacity is None:
+        return {"refused_connections": refused}
+    return {"server_crashes": capacity["crashes"], "cut_by_crash": capacity["cut_by_crash"],
+            "queue_waits": capacity["queue_waits"], "queue_wait_s": capacity["queue_wait_s"],
+            "refused_connections": refused}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import json
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -26,7 +27,7 @@ from harness.modes import Mode
 from harness.overhead import overhead
 from harness.outcomes import ItemKind, Status, WorkItem
 from harness.progress import max_gap_s
-from harness.results import RunResult, RunSummary, count
+from harness.results import RunResult, RunSummary, capacity_counts, count
 from harness.strategies import RunContext, Strategy, start_limiter
 from harness.transports import Credentials, TransportKind, harness_client
 from mock_onyx import (
@@ -79,6 +80,7 @@ class _Target:
     time_scale: float
     profile: Profile | None  # the mock's profile, when the target is a mock
     transport: httpx.AsyncBaseTransport | None = None  # in virtual mode: the in-process mock
+    model: OnyxModel | None = None  # an embedded mock's (its stats are read from it)
 
 
 @asynccontextmanager
@@ -90,12 +92,12 @@ async def _target(config: RunConfig) -> AsyncIterator[_Target]:
         if not isinstance(asyncio.get_running_loop(), looptime.LoopTimeEventLoop):
             raise OnyxBenchError("virtual mode runs on a looptime loop: use harness.runner.run_blocking")
         clock = SimClock(REAL_TIME, wake_early_s=0.0)
-        transport = InProcessTransport(OnyxModel(config.profile), clock)
-        yield _Target(IN_PROCESS_URL, REAL_TIME, config.profile, transport)
+        model = OnyxModel(config.profile)
+        yield _Target(IN_PROCESS_URL, REAL_TIME, config.profile, InProcessTransport(model, clock), model)
         return
     if config.target is None:
         async with running_server(config.profile) as server:
-            yield _Target(server.url, config.profile.time_scale, config.profile)
+            yield _Target(server.url, config.profile.time_scale, config.profile, model=server.model)
         return
     profile = await _remote_mock_profile(config.target)
     yield _Target(config.target.rstrip("/"), profile.time_scale if profile else REAL_TIME, profile)
@@ -142,7 +144,7 @@ async def run_once(config: RunConfig) -> RunResult:
                 makespan = ctx.now() if dropped_at is None else dropped_at
             if config.cache is not None and cached is None and dropped_at is None:
                 config.cache.put(items, outcomes)
-            stats = await _mock_stats(client, run_id) if target.profile is not None else None
+            stats = await _mock_stats(client, run_id, target.model) if target.profile is not None else None
     expected = expected_mean = None
     file_ids = [item.id for item in items]
     # No closed form for a run cut short, or paced by a rate limit (it assumes neither).
@@ -163,6 +165,7 @@ async def run_once(config: RunConfig) -> RunResult:
         max_progress_gap_s=max_gap_s([e.at_s for e in ctx.events], makespan),
         idle_timeout_hit=dropped_at is not None, dropped_at_s=dropped_at,
         server_peak_inflight=None if stats is None else stats["peak_in_flight"]["total"],
+        **capacity_counts(stats, outcomes),
         client_peak_inflight=counter.peak, expected_makespan_s=expected,
         expected_mean_makespan_s=expected_mean, model_makespan_s=model,
         harness_overhead_s=overhead_s, harness_overhead_pct=overhead_pct,
@@ -229,8 +232,12 @@ class _GcPause:
 GC_PAUSE = _GcPause()
 
 
-async def _mock_stats(client: httpx.AsyncClient, run_id: str) -> dict[str, Any] | None:
-    """The mock's counters for this run alone."""
+async def _mock_stats(client: httpx.AsyncClient, run_id: str,
+                      model: OnyxModel | None = None) -> dict[str, Any] | None:
+    """The mock's counters for this run alone: an embedded one's read from it (a crashed server
+    refuses connections until it restarts), as the JSON that ``/_mock/stats`` would serve."""
+    if model is not None:
+        return json.loads(json.dumps(model.stats.snapshot(run_id)))
     try:
         response = await client.get("/_mock/stats", params={"run": run_id} if run_id else None)
     except httpx.HTTPError:

@@ -11,6 +11,7 @@ SUMMARY_COLUMNS = ["files", "folders", "strategy", "size", "heartbeat_s", "retry
                    "makespan_s_mean", "makespan_s_p50",
                    "makespan_s_p95", "makespan_s_ci95", "expected_makespan_s", "success_rate",
                    "failed_by_kind", "max_progress_gap_s", "idle_timeout_hits", "server_peak_inflight",
+                   "server_crashes", "cut_by_crash", "refused_connections", "queue_wait_s",
                    "harness_overhead_pct"]
 # Runs with different values here are never pooled. ``policy`` names the strategy's policies off
 # their defaults ("" for none; ``scenarios.policies``): heartbeats, retry and rate limit.
@@ -21,8 +22,10 @@ P95_MIN_REPS = 20  # with fewer, the empirical 95th percentile is (nearly) just 
 
 def summary_table(runs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     """Makespan mean, p50, p95 and 95% CI; success rate; failed items by error kind; the longest
-    progress gap and the server's peak in flight (the largest over repetitions); the harness's
-    own overhead (mean %, ``harness.overhead``; 0 in virtual mode).
+    progress gap and the server's peak in flight (the largest over repetitions); the mock's
+    crashes, requests cut by them and refused calls (the largest over repetitions) and seconds
+    waited for a worker (the mean; ``mock_onyx.capacity``); the harness's own overhead (mean %,
+    ``harness.overhead``; 0 in virtual mode).
 
     Percentiles the sample cannot support are None (printed "-"): p50 needs at least 3
     repetitions, p95 at least 20 (with fewer, the empirical 95th percentile is just the largest
@@ -50,6 +53,10 @@ def summary_table(runs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
             "idle_timeout_hits": int(group["idle_timeout_hit"].fillna(False).astype(bool).sum()),
             "server_peak_inflight": (None if group["server_peak_inflight"].isna().all()
                                      else int(group["server_peak_inflight"].max())),
+            "server_crashes": _max_or_none(group, "server_crashes"),
+            "cut_by_crash": _max_or_none(group, "cut_by_crash"),
+            "refused_connections": _max_or_none(group, "refused_connections"),
+            "queue_wait_s": _mean_or_none(group, "queue_wait_s"),
             "harness_overhead_pct": _mean_or_none(group, "harness_overhead_pct"),
         })
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
@@ -77,6 +84,13 @@ def with_folders(runs: pd.DataFrame) -> pd.DataFrame:
 
 def _quantile_or_none(values: pd.Series, q: float, min_count: int) -> float | None:
     return float(values.quantile(q)) if len(values) >= min_count else None
+
+
+def _max_or_none(group: pd.DataFrame, column: str) -> int | None:
+    """The largest count in a column that results written before it existed do not have."""
+    if column not in group or group[column].isna().all():
+        return None
+    return int(group[column].max())
 
 
 def _mean_or_none(group: pd.DataFrame, column: str) -> float | None:
