@@ -18,6 +18,7 @@ def summary_lines(result: RunResult) -> list[str]:
         _overhead_line(s),
         f"peak in flight    server {s.server_peak_inflight if s.server_peak_inflight is not None else '-'},"
         f" client {s.client_peak_inflight}",
+        *_capacity_lines(s),
         "",
         f"{'item':>12} {'status':>8} {'error':>13} {'attempts':>8} {'start_s':>8} {'end_s':>8}",
     ]
@@ -32,3 +33,12 @@ def _overhead_line(s: RunSummary) -> str:
         return "harness overhead         - (no model of this target to compare with)"
     return (f"harness overhead  {s.harness_overhead_s:8.1f} s ({s.harness_overhead_pct:.1f}% over the"
             f" model's {s.model_makespan_s:.1f} s for these draws)")
+
+
+def _capacity_lines(s: RunSummary) -> list[str]:
+    """What the server's capacity did to the run (``mock_onyx.capacity``), if anything."""
+    if not (s.server_crashes or s.cut_by_crash or s.queue_waits or s.refused_connections):
+        return []
+    return [f"server capacity   {s.server_crashes or 0} crashes, {s.cut_by_crash or 0} requests cut,"
+            f" {s.refused_connections} calls refused, {s.queue_waits or 0} waits for a worker"
+            f" ({s.queue_wait_s or 0.0:.1f} s in all)"]
