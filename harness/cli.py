@@ -21,7 +21,16 @@ from typing import Any
 import click
 
 from harness.cli_compare import compare
-from harness.cli_sweep import CommandLine, list_scenarios, report, reproduce, sweep, time_scale_in_range
+from harness.cli_sweep import (
+    CommandLine,
+    finite,
+    idle_timeout_option,
+    list_scenarios,
+    report,
+    reproduce,
+    sweep,
+    time_scale_in_range,
+)
 from harness.modes import STRATEGY_KINDS, Mode, TransportKind
 from harness.overhead import inflight_warning, overhead_warning
 from mock_onyx.errors import ConfigError
@@ -120,6 +129,17 @@ def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str,
 @click.option("--strategy", type=click.Choice(STRATEGY_KINDS), default="batch", show_default=True,
               help="sequential: one file after another; batch: fixed batches; window: at most --size in flight.")
 @click.option("--size", type=click.IntRange(1, 10_000), help="Batch or window size (default 8).")
+@click.option("--heartbeat", type=click.FloatRange(min=0, min_open=True), callback=finite, metavar="S",
+              help="batch, window: a progress event at least every S simulated seconds while work is in "
+                   "flight (production used 10; default none).")
+@click.option("--retry", callback=lambda ctx, param, value: _retry_spec(value), metavar="SPEC",
+              help="Retries of a failed item: none, 'fixed(ATTEMPTS, WAIT)' or 'exponential(ATTEMPTS, BASE, "
+                   "CAP)', then optionally deadline=S, jitter=J, retry_after=yes|no (default: "
+                   "sequential fixed(3, 1), the others none).")
+@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), callback=finite, metavar="R",
+              help="At most R attempt starts per simulated second, 1/R apart (default: no limit).")
+@idle_timeout_option("The frontend drops the run after S simulated seconds without a progress event "
+                     "(nginx's default is 60; default: never). Unfinished items then fail as 'dropped'.")
 @profile_options
 @click.option("--target", metavar="URL",
               help="A running server (onyx-bench serve, or a real Onyx: credentials from "
@@ -130,7 +150,8 @@ def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str,
               help="real: the mock on a loopback socket, time compressed; virtual: in-process, "
                    "on a virtual clock (exact, no waiting).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def run(files: int, folders: int, strategy: str, size: int | None, profile_path: Path | None,
+def run(files: int, folders: int, strategy: str, size: int | None, heartbeat: float | None, retry: str | None,
+        rate_limit: float | None, idle_timeout: float | None, profile_path: Path | None,
         latency: tuple[str, ...], fault: tuple[str, ...], seed: int | None, time_scale: float | None,
         target: str | None, transport: str, mode: str, as_json: bool) -> None:
     """Run one strategy over N files (and M folders) and measure it, in simulated seconds."""
@@ -141,9 +162,11 @@ def run(files: int, folders: int, strategy: str, size: int | None, profile_path:
     if files + folders == 0:
         raise ConfigError("--files", "nothing to run", "give --files N or --folders M with N + M > 0")
     _refuse_ignored_flags(click.get_current_context(), strategy, target, Mode(mode))
-    config = RunConfig(files=files, folders=folders, strategy=make_strategy(strategy, size),
+    config = RunConfig(files=files, folders=folders,
+                       strategy=make_strategy(strategy, size, heartbeat or 0.0, retry, rate_limit or 0.0),
                        profile=build_profile(profile_path, latency, fault, seed, time_scale),
-                       target=target, transport=TransportKind(transport), mode=Mode(mode))
+                       target=target, transport=TransportKind(transport), mode=Mode(mode),
+                       idle_timeout_s=idle_timeout)
     if target is not None and config.mode is Mode.REAL:
         import asyncio
 
@@ -205,6 +228,9 @@ def _refuse_ignored_flags(ctx: click.Context, strategy: str, target: str | None,
 
     if strategy == "sequential" and given("size"):
         raise ConfigError("--size", "sequential takes no size", "drop --size, or use --strategy batch or window")
+    if strategy == "sequential" and given("heartbeat"):
+        raise ConfigError("--heartbeat", "sequential sends no heartbeats (it reports once, at the end)",
+                          "drop --heartbeat, or use --strategy batch or window")
     if target is not None:
         for name, flag in PROFILE_FLAGS.items():
             if given(name):
@@ -215,6 +241,18 @@ def _refuse_ignored_flags(ctx: click.Context, strategy: str, target: str | None,
             if given(name):
                 raise ConfigError(flag, "has no effect in virtual mode (no wall clock, no sockets)",
                                   f"drop {flag}, or use --mode real")
+
+
+def _retry_spec(value: str | None) -> str | None:
+    """A retry spec, checked as it is parsed (``scenarios.policies``), in its canonical spelling."""
+    from scenarios.policies import parse_retry
+
+    if value is None:
+        return None
+    try:
+        return parse_retry(value).text
+    except ConfigError as error:
+        raise click.BadParameter(f"{error.problem}; fix: {error.fix}") from None
 
 
 PROFILE_FLAGS = {"profile_path": "--profile", "latency": "--latency", "fault": "--fault", "seed": "--seed",

@@ -30,6 +30,18 @@ def time_scale_in_range(ctx: click.Context, param: click.Parameter, value: float
     return value
 
 
+def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A number option that is finite (click's FloatRange lets nan and inf by)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a finite number")
+    return value
+
+
+def idle_timeout_option(help_text: str) -> Any:
+    return click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), callback=finite,
+                        metavar="S", help=help_text)
+
+
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process the signal ended
 FAILURE_LINES = 10  # failed cases named one per line; the rest counted
@@ -195,10 +207,13 @@ def scenario_options(command: Any) -> Any:
 @click.option("--resume", is_flag=True, help="Finish an interrupted sweep in --out: run only what is missing.")
 @click.option("--report/--no-report", "with_report", default=False, show_default=True,
               help="Also build the report (HTML, Markdown, CSV) and print its path.")
+@idle_timeout_option("The frontend drops a run after S simulated seconds without a progress event "
+                     "(default: the scenario's idle_timeout_s, else never).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"results": DIR, "answer": [...], "summary": [...], "report": PATH or null}.')
 def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float | None, jobs: int,
-          mode: str | None, out: Path | None, resume: bool, with_report: bool, as_json: bool) -> None:
+          mode: str | None, out: Path | None, resume: bool, with_report: bool, idle_timeout: float | None,
+          as_json: bool) -> None:
     """Run every case of SCENARIO (a built-in name or a TOML path), store the results, and say
     what they show."""
     from harness.store import load_files, load_manifest, load_runs
@@ -207,7 +222,7 @@ def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float |
     from scenarios import load_scenario
 
     loaded = load_scenario(scenario).with_overrides(mode=mode, repetitions=reps, seed=seed,
-                                                    time_scale=time_scale)
+                                                    time_scale=time_scale, idle_timeout_s=idle_timeout)
     _refuse_time_scale_without_sockets(time_scale, loaded.scenario.mode == Mode.VIRTUAL.value,
                                        "drop --time-scale, or use --mode real")
     out = _output_folder(out, resume, loaded.scenario.name)

@@ -14,7 +14,9 @@ def summary_lines(result: RunResult) -> list[str]:
         f" transport {s.transport}",
         f"makespan          {s.makespan_s:8.1f} s{expected}",
         f"ok/failed/skipped {s.files_ok}/{s.files_failed}/{s.files_skipped}",
-        f"max progress gap  {s.max_progress_gap_s:8.1f} s",
+        f"max progress gap  {s.max_progress_gap_s:8.1f} s{_idle_timeout(s)}",
+        f"policies          retry {s.retry}, heartbeat {f'{s.heartbeat_s:g} s' if s.heartbeat_s else 'none'}, "
+        f"rate limit {f'{s.rate_limit:g} starts/s' if s.rate_limit else 'none'}",
         _overhead_line(s),
         f"peak in flight    server {s.server_peak_inflight if s.server_peak_inflight is not None else '-'},"
         f" client {s.client_peak_inflight}",
@@ -26,6 +28,15 @@ def summary_lines(result: RunResult) -> list[str]:
         lines.append(f"{o.item.label:>12} {o.status:>8} {o.error_kind or '-':>13} {o.attempts:>8}"
                      f" {o.start_s:8.1f} {o.end_s:8.1f}")
     return lines
+
+
+def _idle_timeout(s: RunSummary) -> str:
+    if s.idle_timeout_s is None:
+        return ""
+    if s.dropped_at_s is None:
+        return f" (the frontend's {s.idle_timeout_s:g} s idle timeout never ran out)"
+    return (f" (DROPPED: the frontend gave up at {s.dropped_at_s:.1f} s, after {s.idle_timeout_s:g} s "
+            f"without progress; unfinished items failed as dropped)")
 
 
 def _overhead_line(s: RunSummary) -> str:

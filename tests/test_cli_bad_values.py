@@ -72,6 +72,7 @@ GRAMMAR: dict[str, str] = {
     "--target": "not-a-url",
     "--format": "html,pdf",  # one known format and one unknown
     "--host": "192.0.2.1",  # TEST-NET-1: a literal address no machine has (no DNS lookup)
+    "--retry": "fixed(3)",  # a fixed retry without its wait
     "scenarios NAME": "nope",
     "sweep SCENARIO": "nope",
 }
