@@ -37,20 +37,20 @@ class Batch:
             first = batch[0][0] + 1
             ctx.emit(EventKind.BATCH_START, f"Processing batch {number}/{len(batches)}: "
                                             f"files {first} to {first + len(batch) - 1}")
-            outcomes.update(await self._gather(batch, ctx, f"Processing batch {number}/{len(batches)}"))
+            outcomes.update(await self._gather(batch, ctx, f"Processing batch {number}/{len(batches)}", "files"))
             ctx.emit(EventKind.BATCH_END, f"Completed batch {number}/{len(batches)}")
             if number < len(batches):
                 await ctx.sleep(self.pause_s)
         if folders:
             ctx.emit(EventKind.BATCH_START, f"Processing {len(folders)} folders")
-            outcomes.update(await self._gather(folders, ctx, f"Processing {len(folders)} folders"))
+            outcomes.update(await self._gather(folders, ctx, f"Processing {len(folders)} folders", "folders"))
             ctx.emit(EventKind.BATCH_END, f"Completed {len(folders)} folders")
         return [outcomes[i] for i in range(len(items))]
 
     async def _gather(self, batch: list[tuple[int, WorkItem]], ctx: RunContext,
-                      what: str) -> dict[int, ItemOutcome]:
+                      what: str, noun: str) -> dict[int, ItemOutcome]:
         if self.heartbeat_s:
-            return await self._wait_with_heartbeats(batch, ctx, what)
+            return await self._wait_with_heartbeats(batch, ctx, what, noun)
         results = await asyncio.gather(*(self.retry.run(item, ctx) for _, item in batch),
                                        return_exceptions=True)
         for result in results:
@@ -60,7 +60,7 @@ class Batch:
                 if isinstance(result, ItemOutcome)}
 
     async def _wait_with_heartbeats(self, batch: list[tuple[int, WorkItem]], ctx: RunContext,
-                                    what: str) -> dict[int, ItemOutcome]:
+                                    what: str, noun: str) -> dict[int, ItemOutcome]:
         tasks = {asyncio.create_task(self.retry.run(item, ctx)): index for index, item in batch}
         started, pending = ctx.now(), set(tasks)
         try:
@@ -69,7 +69,7 @@ class Batch:
                                                 return_when=asyncio.FIRST_COMPLETED)
                 if pending:
                     ctx.emit(EventKind.HEARTBEAT, f"{what}... ({ctx.now() - started:.0f}s elapsed, "
-                                                  f"{len(tasks) - len(pending)}/{len(tasks)} files done)")
+                                                  f"{len(tasks) - len(pending)}/{len(tasks)} {noun} done)")
         finally:  # cancelled (the run dropped): no task outlives the batch
             for task in pending:
                 task.cancel()
