@@ -13,10 +13,11 @@ if TYPE_CHECKING:
     from harness.outcomes import ErrorKind, ItemKind, ItemOutcome, Status, WorkItem
     from harness.results import RunResult, RunSummary
     from harness.runner import Mode, RunConfig, run_blocking, run_once
-    from harness.strategies import Batch, RetryPolicy, Sequential, Strategy, Window, make_strategy
+    from harness.strategies import Adaptive, Batch, RetryPolicy, Sequential, Strategy, Window, make_strategy
     from harness.transports import Credentials, TransportKind
 
 __all__ = [
+    "Adaptive",
     "Batch",
     "Credentials",
     "ErrorKind",
@@ -45,7 +46,7 @@ _SUBMODULES = {
     "outcomes": ("ErrorKind", "ItemKind", "ItemOutcome", "Status", "WorkItem"),
     "results": ("RunResult", "RunSummary"),
     "runner": ("Mode", "RunConfig", "run_blocking", "run_once"),
-    "strategies": ("Batch", "RetryPolicy", "Sequential", "Strategy", "Window", "make_strategy"),
+    "strategies": ("Adaptive", "Batch", "RetryPolicy", "Sequential", "Strategy", "Window", "make_strategy"),
     "transports": ("Credentials", "TransportKind"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _SUBMODULES)

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from harness.extractor import session_description
 from harness.outcomes import ItemKind, WorkItem
-from harness.strategies import Strategy
+from harness.strategies import Adaptive, Strategy
 from mock_onyx import Behaviour, Distribution, Endpoint, Profile
 
 
@@ -54,7 +54,8 @@ def expected_file_durations_s(profile: Profile, file_ids: list[int], first_wave:
 
 
 def expected_makespan_s(strategy: Strategy, profile: Profile, file_ids: list[int]) -> float:
-    wave = strategy.size or 1
+    # The files that start before the persona is cached: adaptive starts its initial limit
+    wave = strategy.initial if isinstance(strategy, Adaptive) else strategy.size or 1
     return strategy.planned_makespan_s(expected_file_durations_s(profile, file_ids, wave))
 
 

@@ -22,4 +22,4 @@ class TransportKind(StrEnum):
     HTTPX = "httpx"
 
 
-STRATEGY_KINDS = ("sequential", "batch", "window")
+STRATEGY_KINDS = ("sequential", "batch", "window", "adaptive")

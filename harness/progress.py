@@ -12,6 +12,7 @@ class EventKind(StrEnum):
     BATCH_END = "batch_end"
     ITEM_DONE = "item_done"
     HEARTBEAT = "heartbeat"  # work still in flight: "Processing batch 2/4... (10s elapsed, 3/5 files done)"
+    LIMIT = "limit"  # adaptive's concurrency limit changed: "limit 7 -> 3 after 7 failures (reset); pausing 38 s"
     DONE = "done"
 
 

@@ -65,6 +65,10 @@ class RunSummary:
     retry: str = "none"  # the retry spec, canonical: "none", "fixed(3, 1)", ...
     rate_limit: float = 0.0  # attempt starts per simulated second (0: none)
     idle_timeout_s: float | None = None  # None: the frontend never gives up
+    # adaptive's concurrency limit (``harness.strategies.adaptive``; None for the others): its
+    # highest and its last value; the limit over time is in the events of kind ``limit``
+    peak_limit: int | None = None
+    final_limit: int | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from harness.overhead import overhead
 from harness.outcomes import ItemKind, Status, WorkItem
 from harness.progress import max_gap_s
 from harness.results import RunResult, RunSummary, capacity_counts, count
-from harness.strategies import RunContext, Strategy, start_limiter
+from harness.strategies import Adaptive, RunContext, Strategy, limit_trace, start_limiter
 from harness.transports import Credentials, TransportKind, harness_client
 from mock_onyx import (
     ConfigError,
@@ -155,6 +155,9 @@ async def run_once(config: RunConfig) -> RunResult:
     model = await _model_makespan_s(config, target.profile, expected, makespan,
                                     replayable=cached is None)
     overhead_s, overhead_pct = overhead(makespan, model)
+    # adaptive's limit over the run, from its events (what the frontend heard)
+    limits = ([limit for _, limit in limit_trace(ctx.events, config.strategy.initial)]
+              if isinstance(config.strategy, Adaptive) else None)
     summary = RunSummary(
         strategy=config.strategy.name, size=config.strategy.size, n_files=config.files,
         n_folders=config.folders, seed=target.profile.seed if target.profile else 0,
@@ -170,7 +173,8 @@ async def run_once(config: RunConfig) -> RunResult:
         expected_mean_makespan_s=expected_mean, model_makespan_s=model,
         harness_overhead_s=overhead_s, harness_overhead_pct=overhead_pct,
         heartbeat_s=config.strategy.heartbeat_s, retry=config.strategy.retry.text,
-        rate_limit=config.strategy.rate_limit, idle_timeout_s=config.idle_timeout_s)
+        rate_limit=config.strategy.rate_limit, idle_timeout_s=config.idle_timeout_s,
+        peak_limit=max(limits) if limits else None, final_limit=limits[-1] if limits else None)
     return RunResult(summary, outcomes, tuple(ctx.events), stats)
 
 

@@ -13,9 +13,9 @@
     folders = [0]            # optional
     [[strategies]]
     kind = "batch"
-    size = [5, 8, 10]        # a number or a list (batch and window only)
+    size = [5, 8, 10]        # a number or a list (batch, window; adaptive: its largest limit)
     heartbeat_s = [0, 10]    # policies, each a value or a list, expanded like sizes (0: none):
-    retry = ["none", "exponential(5, 1, 30)"]   # heartbeats (batch and window), retry specs
+    retry = ["none", "exponential(5, 1, 30)"]   # heartbeats (all but sequential), retry specs
     rate_limit = 2           # (scenarios.policies), attempt starts per simulated second
     idle_timeout_s = 60      # top level, optional: the frontend drops a run this long without progress
 
@@ -43,16 +43,16 @@ from pydantic import (
 
 from mock_onyx import Profile, profile_from_mapping
 from mock_onyx.errors import ConfigError
-from scenarios.policies import default_retry, parse_retry, policy_label, policy_suffix
+from scenarios.policies import DEFAULT_SIZE, default_retry, parse_retry, policy_label, policy_suffix
 
 SCENARIO_HELP = "the scenario format in README.md"
 REPETITION_SEED_STRIDE = 1000
-SIZED_KINDS = ("batch", "window")
+SIZED_KINDS = ("batch", "window", "adaptive")
 
 Count = Annotated[StrictInt, Field(ge=0, le=100_000)]
 Size = Annotated[StrictInt, Field(ge=1, le=10_000)]
 Seconds = Annotated[StrictInt | StrictFloat, Field(ge=0, le=1e6, allow_inf_nan=False)]
-HEARTBEAT_KINDS = ("batch", "window")
+HEARTBEAT_KINDS = ("batch", "window", "adaptive")
 
 
 class _Frozen(BaseModel):
@@ -81,7 +81,7 @@ class Workload(_Frozen):
 
 
 class StrategyGrid(_Frozen):
-    kind: Literal["sequential", "batch", "window"]
+    kind: Literal["sequential", "batch", "window", "adaptive"]
     size: Size | Annotated[tuple[Size, ...], Field(min_length=1)] | None = None
 
     @field_validator("size", mode="before")
@@ -96,7 +96,7 @@ class StrategyGrid(_Frozen):
     def _sizes_only_where_they_mean_something(cls, value: Any, info: Any) -> Any:
         kind = info.data.get("kind")
         if value is not None and kind not in SIZED_KINDS:
-            raise ConfigError("size", f"{kind} takes no size", "remove size, or use batch or window")
+            raise ConfigError("size", f"{kind} takes no size", "remove size, or use batch, window or adaptive")
         return _no_duplicates("size", value) if isinstance(value, tuple) else value
 
     heartbeat_s: Seconds | Annotated[tuple[Seconds, ...], Field(min_length=1)] = (0.0,)
@@ -116,7 +116,8 @@ class StrategyGrid(_Frozen):
         kind = info.data.get("kind")
         values = value if isinstance(value, tuple) else (value,)
         if any(values) and kind not in HEARTBEAT_KINDS:
-            raise ConfigError("heartbeat_s", f"{kind} sends no heartbeats", "remove heartbeat_s, or use batch or window")
+            raise ConfigError("heartbeat_s", f"{kind} sends no heartbeats",
+                              "remove heartbeat_s, or use batch, window or adaptive")
         return _no_duplicates("heartbeat_s", tuple(float(v) for v in values))
 
     @field_validator("retry")
@@ -134,7 +135,7 @@ class StrategyGrid(_Frozen):
 
     def sizes(self) -> tuple[int | None, ...]:
         if self.size is None:
-            return (8,) if self.kind in SIZED_KINDS else (None,)
+            return (DEFAULT_SIZE[self.kind],) if self.kind in SIZED_KINDS else (None,)
         return self.size if isinstance(self.size, tuple) else (self.size,)
 
     def points(self) -> list[tuple[int | None, float, str | None, float]]:

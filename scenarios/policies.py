@@ -35,7 +35,10 @@ RETRY_HELP = "none, fixed(ATTEMPTS, WAIT) or exponential(ATTEMPTS, BASE, CAP), t
 MAX_ATTEMPTS = 100
 EXPONENTIAL_JITTER = 0.5
 # The retry each strategy takes when none is given: the seed's loop for sequential, none for the rest.
-DEFAULT_RETRY = {"sequential": "fixed(3, 1)", "batch": "none", "window": "none"}
+DEFAULT_RETRY = {"sequential": "fixed(3, 1)", "batch": "none", "window": "none", "adaptive": "none"}
+# The size each sized strategy takes when none is given: batch and window 8 (the seed's batch),
+# adaptive's largest limit 16 (the top of the sizes a tuning explores: it finds its own below that).
+DEFAULT_SIZE = {"batch": 8, "window": 8, "adaptive": 16}
 _SPEC = re.compile(r"^\s*(?P<name>[a-z]+)\s*(?:\((?P<args>[^()]*)\))?\s*$")
 _YES, _NO = ("yes", "true", "1"), ("no", "false", "0")
 

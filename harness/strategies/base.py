@@ -4,7 +4,9 @@ A strategy gets the items and a ``RunContext`` (the clock, an ``extract`` corout
 raises, and ``emit`` for progress events) and returns one outcome per item, in input order.
 
 Every attempt at an item goes through ``RunContext.extract_safely``, which first waits for the
-run's rate limit (``StartLimiter``), so the limit applies to every strategy alike; every finished
+run's gate, if its strategy set one (``AttemptGate``: ``adaptive``'s concurrency limit, which
+counts attempts, not items, so a retry waits for a slot as any start does), then for the run's rate
+limit (``StartLimiter``), so the limit applies to every strategy alike; every finished
 item through ``item_done``, which keeps its outcome, so a run cut short (the frontend's idle
 timeout, ``harness.frontend``) still knows what finished and what was in flight.
 """
@@ -24,6 +26,16 @@ from scenarios.policies import RetrySpec
 Extract = Callable[[WorkItem], Awaitable[ItemOutcome]]
 
 
+class AttemptGate(Protocol):
+    """Admits attempts: ``enter`` returns when one may start (raising ``CancelledError`` with no
+    slot held if cancelled first), and every attempt that entered leaves with its outcome (None
+    when it was cancelled)."""
+
+    async def enter(self, item: WorkItem) -> None: ...
+
+    def leave(self, item: WorkItem, outcome: ItemOutcome | None) -> None: ...
+
+
 @dataclass
 class RunContext:
     clock: SimClock
@@ -38,6 +50,7 @@ class RunContext:
     finished: dict[WorkItem, ItemOutcome] = field(default_factory=dict)  # final outcomes so far
     started: dict[WorkItem, float] = field(default_factory=dict)  # each item's first attempt start
     attempts: dict[WorkItem, int] = field(default_factory=dict)  # attempts begun, per item
+    gate: AttemptGate | None = None  # set by a strategy that limits attempts in flight (``adaptive``)
 
     def item_done(self, outcome: ItemOutcome | None = None) -> None:
         """One more item finished (ok, failed or skipped), with its final outcome."""
@@ -58,17 +71,28 @@ class RunContext:
 
     async def extract_safely(self, item: WorkItem) -> ItemOutcome:
         """``extract``, with an unexpected exception turned into a failed outcome: never lost.
-        It first waits for the rate limit, if the run has one: each attempt is a start."""
-        if self.limiter is not None:
-            await self.limiter.acquire()
-        start = self.now()
-        self.started.setdefault(item, start)
-        self.attempts[item] = self.attempts.get(item, 0) + 1
+        It first waits for the gate and then the rate limit, if the run has them: each attempt
+        is a start (the gate first: two starts it let through at one instant would otherwise
+        both have waited out their spacing in its queue)."""
+        gate = self.gate
+        if gate is not None:
+            await gate.enter(item)
+        outcome: ItemOutcome | None = None
         try:
-            return await self.extract(item)
-        except Exception as error:
-            return ItemOutcome(item=item, status=Status.FAILED, start_s=start, end_s=self.now(),
-                               error_kind=ErrorKind.INTERNAL, reason=f"{type(error).__name__}: {error}")
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            start = self.now()
+            self.started.setdefault(item, start)
+            self.attempts[item] = self.attempts.get(item, 0) + 1
+            try:
+                outcome = await self.extract(item)
+            except Exception as error:
+                outcome = ItemOutcome(item=item, status=Status.FAILED, start_s=start, end_s=self.now(),
+                                      error_kind=ErrorKind.INTERNAL, reason=f"{type(error).__name__}: {error}")
+            return outcome
+        finally:
+            if gate is not None:
+                gate.leave(item, outcome)
 
 
 class Strategy(Protocol):
