@@ -127,10 +127,12 @@ def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str,
 @click.option("--folders", type=click.IntRange(0, 10_000), default=0, show_default=True,
               help="How many folders.")
 @click.option("--strategy", type=click.Choice(STRATEGY_KINDS), default="batch", show_default=True,
-              help="sequential: one file after another; batch: fixed batches; window: at most --size in flight.")
-@click.option("--size", type=click.IntRange(1, 10_000), help="Batch or window size (default 8).")
+              help="sequential: one file after another; batch: fixed batches; window: at most --size in flight; "
+                   "adaptive: a window whose width grows while calls succeed and halves on failures.")
+@click.option("--size", type=click.IntRange(1, 10_000),
+              help="Batch or window size (default 8); adaptive's largest limit (default 16).")
 @click.option("--heartbeat", type=click.FloatRange(min=0, min_open=True), callback=finite, metavar="S",
-              help="batch, window: a progress event at least every S simulated seconds while work is in "
+              help="batch, window, adaptive: a progress event at least every S simulated seconds while work is in "
                    "flight (production used 10; default none).")
 @click.option("--retry", callback=lambda ctx, param, value: _retry_spec(value), metavar="SPEC",
               help="Retries of a failed item: none, 'fixed(ATTEMPTS, WAIT)' or 'exponential(ATTEMPTS, BASE, "

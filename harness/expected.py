@@ -54,8 +54,8 @@ def expected_file_durations_s(profile: Profile, file_ids: list[int], first_wave:
 
 
 def expected_makespan_s(strategy: Strategy, profile: Profile, file_ids: list[int]) -> float:
-    # The files that start before the persona is cached: adaptive starts its initial limit
-    wave = strategy.initial if isinstance(strategy, Adaptive) else strategy.size or 1
+    # The files that start before the persona is cached: adaptive starts its first limit's worth
+    wave = strategy.first_limit if isinstance(strategy, Adaptive) else strategy.size or 1
     return strategy.planned_makespan_s(expected_file_durations_s(profile, file_ids, wave))
 
 

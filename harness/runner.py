@@ -156,7 +156,7 @@ async def run_once(config: RunConfig) -> RunResult:
                                     replayable=cached is None)
     overhead_s, overhead_pct = overhead(makespan, model)
     # adaptive's limit over the run, from its events (what the frontend heard)
-    limits = ([limit for _, limit in limit_trace(ctx.events, config.strategy.initial)]
+    limits = ([limit for _, limit in limit_trace(ctx.events, config.strategy.first_limit)]
               if isinstance(config.strategy, Adaptive) else None)
     summary = RunSummary(
         strategy=config.strategy.name, size=config.strategy.size, n_files=config.files,

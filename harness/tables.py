@@ -21,6 +21,7 @@ def summary_lines(result: RunResult) -> list[str]:
         f"peak in flight    server {s.server_peak_inflight if s.server_peak_inflight is not None else '-'},"
         f" client {s.client_peak_inflight}",
         *_capacity_lines(s),
+        *([] if s.peak_limit is None else [f"adaptive limit    peak {s.peak_limit}, final {s.final_limit} (events of kind limit)"]),
         "",
         f"{'item':>12} {'status':>8} {'error':>13} {'attempts':>8} {'start_s':>8} {'end_s':>8}",
     ]

@@ -256,6 +256,11 @@ class Adaptive:
     max_pause_s: float = 240.0
     name: str = "adaptive"
 
+    @property
+    def first_limit(self) -> int:
+        """The limit it starts at: ``initial``, at most ``size``."""
+        return max(1, min(self.initial, self.size))
+
     def new_limit(self) -> AdaptiveLimit:
         return AdaptiveLimit(self.size, self.initial, self.backoff, self.tolerance, self.warmup, self.short_window)
 
