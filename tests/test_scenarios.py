@@ -126,7 +126,7 @@ def test_a_duplicate_grid_value_exits_2_before_anything_runs(tmp_path: Path, cha
 def test_builtins_are_listed_and_valid() -> None:
     result = CliRunner().invoke(main, ["scenarios"])
     assert result.exit_code == 0
-    for name in ("seed-table", "batch-size-sweep", "flaky-server"):
+    for name in ("seed-table", "batch-size-sweep", "flaky-server", "production"):
         assert name in builtin_names() and name in result.output
         assert load_scenario(name).scenario.name == name
 
