@@ -31,6 +31,7 @@ from harness.cli_sweep import (
     sweep,
     time_scale_in_range,
 )
+from harness.cli_tune import tune
 from harness.modes import STRATEGY_KINDS, Mode, TransportKind
 from harness.overhead import inflight_warning, overhead_warning
 from mock_onyx.errors import ConfigError
@@ -266,3 +267,4 @@ main.add_command(sweep)
 main.add_command(reproduce)
 main.add_command(report)
 main.add_command(compare)
+main.add_command(tune)

@@ -12,6 +12,10 @@
     DIR/runs.csv, DIR/files.csv  every finished case together, rewritten after each sweep
     DIR/cross-check/             ``reproduce``'s cross-check on real sockets: a results directory
 
+A tune (``onyx-bench tune``) is a folder of results directories: ``round-1``, ``round-2``, ...
+(one per search round), ``confirm`` (the winner on real sockets), and ``tune.json`` (its
+settings, then its answer; ``harness.cli_tune``), which ``reports.tune`` reads.
+
 ``load_runs(DIR)`` and ``load_files(DIR)`` read them into pandas, from the case folders, so they
 work on an interrupted sweep too; neither lists a failed case. ``load_failures(DIR)`` does.
 """
@@ -44,6 +48,9 @@ FAILED = "failed"
 # ``reproduce``'s cross-check through real sockets: a results directory of its own, inside the main one
 CROSS_CHECK = "cross-check"
 TEMP_PREFIX = ".tmp-"
+TUNE = "tune.json"  # a tune's own answer, beside its rounds' results directories
+TUNE_ROUND = "round-{}"
+TUNE_CONFIRM = "confirm"
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from harness.store import (
     CROSS_CHECK,
     MANIFEST,
+    TUNE,
     make_folder,
     load_calls,
     load_events,
@@ -63,6 +64,10 @@ def build_report(results: Path, out: Path | None = None, formats: Iterable[str] 
     formats = tuple(formats)
     if not formats:
         raise ConfigError("--format", "names no format", f"give some of {', '.join(FORMATS)}, e.g. html,md")
+    if (results / TUNE).is_file():  # a tune's folder: its own report (``reports.tune``)
+        from reports.tune import build_tune_report
+
+        return build_tune_report(results, out, formats, image_format)
     for name in formats:
         if name not in FORMATS:
             raise ConfigError("--format", f"unknown format {name!r}", f"use some of {', '.join(FORMATS)}")

@@ -55,6 +55,7 @@ BASE_ARGUMENTS: dict[str, list[str]] = {
     "sweep": [SCENARIO_FILE],
     "report": [RESULTS_DIR],
     "compare": [RESULTS_DIR, RESULTS_DIR],
+    "tune": [SCENARIO_FILE],
 }
 BASE_OPTIONS: dict[str, dict[str, str]] = {
     "run": {"--files": "1", "--mode": "virtual"},
@@ -75,6 +76,8 @@ GRAMMAR: dict[str, str] = {
     "--retry": "fixed(3)",  # a fixed retry without its wait
     "scenarios NAME": "nope",
     "sweep SCENARIO": "nope",
+    "--sizes": "0-3",  # a size below 1
+    "tune SCENARIO": "nope",
 }
 OUTPUT_PATHS = {"out"}  # path parameters that are written to; every other path is read
 UNWRITABLE = "/proc/forbidden/x"

@@ -40,7 +40,7 @@ def test_importing_the_cli_imports_nothing_heavy() -> None:
     assert not {name.split(".")[0] for name in done.stdout.split()} & HEAVY
 
 
-@pytest.mark.parametrize("args", [["--help"], ["serve", "--help"], ["run", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["serve", "--help"], ["run", "--help"], ["tune", "--help"]])
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     assert not modules_after(*args) & HEAVY
 

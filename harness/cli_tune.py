@@ -1,0 +1,308 @@
+"""``onyx-bench tune``: the fastest configuration of a scenario's strategies that keeps every
+constraint, with the evidence (thin: the search's decisions are ``harness.tune``, its rounds are
+sweeps, its report ``reports.tune``).
+
+    DIR/tune.json     the settings (written first: --resume checks them), then the answer
+    DIR/round-1/ ...  a results directory per search round (``onyx-bench report DIR/round-1``)
+    DIR/confirm/      the winner through the aiohttp mock on loopback sockets, round 1's seeds
+    DIR/report/       the tune's report (``onyx-bench report DIR`` rebuilds it)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from harness.cli_sweep import (
+    DEFAULT_JOBS,
+    EXIT_INTERRUPTED,
+    _output_folder,
+    _refuse_time_scale_without_sockets,
+    _sweep,
+    idle_timeout_option,
+    resume_command,
+    time_scale_in_range,
+)
+
+if TYPE_CHECKING:  # the command imports these (pydantic, pandas, the runner) in its body
+    from harness.tune import Candidate, Observation, Race, Standing
+    from scenarios import LoadedScenario
+
+OBJECTIVE_CHOICES = ["mean", "p95"]
+MIN_TARGET_REPS = 20  # the winner's repetitions when the scenario asks for fewer
+SCREEN_REPS = 3
+CONFIRM_REPS = 3
+MAX_ROUNDS = 12  # a guard: the race ends by itself (repetitions only grow, up to --reps)
+LIKELY_CLOSE = 3  # candidates expected to stay close to the leader, for the wall-time estimate
+TABLE_ROWS = 10  # feasible candidates printed; the report and --json have them all
+
+
+def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    from harness.tune import parse_sizes
+    from mock_onyx.errors import ConfigError
+
+    try:
+        return parse_sizes(value)
+    except ConfigError as error:
+        raise click.BadParameter(f"{error.problem}; fix: {error.fix}") from None
+
+
+@click.command()
+@click.argument("scenario")
+@click.option("--objective", type=click.Choice(OBJECTIVE_CHOICES), default="mean", show_default=True,
+              help="Rank feasible configurations by mean makespan, or by its 95th percentile, at the "
+                   "scenario's largest file count.")
+@click.option("--min-success", type=click.FloatRange(0, 1), default=0.99, show_default=True,
+              help="The share of items that must succeed in every run (each repetition, each file count).")
+@idle_timeout_option("The frontend drops a run after S simulated seconds without a progress event; a "
+                     "configuration that is dropped once is infeasible (default: the scenario's "
+                     "idle_timeout_s, else never).")
+@click.option("--sizes", default="1-16", show_default=True, callback=_sizes, metavar="SIZES",
+              help="Sizes to explore for batch, window and adaptive (besides the scenario's own), "
+                   "e.g. 1-16 or 1-8,12,16.")
+@click.option("--reps", type=click.IntRange(2, 1000),
+              help=f"Repetitions the recommendation, and every candidate still close to it, reach "
+                   f"(default: the scenario's, at least {MIN_TARGET_REPS}).")
+@click.option("--screen-reps", type=click.IntRange(2, 1000), default=SCREEN_REPS, show_default=True,
+              help="Repetitions of every candidate in round 1 (at least --confirm-reps).")
+@click.option("--confirm/--no-confirm", default=True, show_default=True,
+              help="Run the winner again through the aiohttp mock on loopback sockets (same seeds) "
+                   "and state the difference.")
+@click.option("--confirm-reps", type=click.IntRange(1, 100), default=CONFIRM_REPS, show_default=True,
+              help="Repetitions of the confirmation on sockets.")
+@click.option("--time-scale", type=float, callback=time_scale_in_range,
+              help="Wall seconds per simulated second of the confirmation, above 0, at most 100 "
+                   "(default: the scenario's, 0.05 unless it says otherwise).")
+@click.option("--seed", type=int, help="The scenario's seed (round k draws with seed + k - 1; default: "
+                                       "the scenario's).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
+              help="Cases run at once, each in its own process with its own mock.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Tune directory (default: results/tune-NAME-TIMESTAMP).")
+@click.option("--resume", is_flag=True, help="Finish an interrupted tune in --out: run only what is missing.")
+@click.option("--report/--no-report", "with_report", default=True, show_default=True,
+              help="Write the report (HTML, Markdown, CSV) and print its path.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"recommendation": {...}, "candidates": [...], "confirmation": {...}, '
+                   '"report": PATH, ...} instead of text.')
+def tune(scenario: str, objective: str, min_success: float, idle_timeout: float | None,
+         sizes: tuple[int, ...], reps: int | None, screen_reps: int, confirm: bool, confirm_reps: int,
+         time_scale: float | None, seed: int | None, jobs: int, out: Path | None, resume: bool,
+         with_report: bool, as_json: bool) -> None:
+    """Find the fastest configuration of SCENARIO's strategies (a built-in name or a TOML path)
+    that loses no file beyond --min-success, never hits the idle timeout and never crashes the
+    server: sizes 1 to 16 on virtual time, repetitions added where candidates are close, the
+    winner confirmed on sockets."""
+    from harness.store import make_folder
+    from harness.tune import search_candidates
+    from mock_onyx.errors import ConfigError
+    from scenarios import load_scenario
+
+    loaded = load_scenario(scenario).with_overrides(seed=seed, idle_timeout_s=idle_timeout, time_scale=time_scale)
+    _refuse_time_scale_without_sockets(time_scale, not confirm, "drop --time-scale, or keep the confirmation")
+    target = reps or max(MIN_TARGET_REPS, loaded.scenario.repetitions)
+    screen = max(screen_reps, confirm_reps if confirm else 1)
+    if target < screen:
+        raise ConfigError("--reps", f"{target} is fewer than round 1's {screen} repetitions",
+                          f"give --reps {screen} or more, or fewer --screen-reps")
+    out = _output_folder(out, resume, f"tune-{loaded.scenario.name}")
+    make_folder(out, "--out")
+    settings = {"scenario": loaded.source, "scenario_text": loaded.text, "objective": objective,
+                "min_success": min_success, "idle_timeout_s": loaded.scenario.idle_timeout_s,
+                "sizes": list(sizes), "reps": target, "screen_reps": screen, "confirm": confirm,
+                "confirm_reps": confirm_reps, "time_scale": loaded.scenario.time_scale,
+                "seed": loaded.scenario.seed}
+    _start(out, settings, resume)
+    candidates = search_candidates(loaded.scenario, sizes)
+    click.echo(_plan_line(loaded, candidates, screen, target, confirm_reps if confirm else 0, jobs), err=True)
+    try:
+        answer = _tune(loaded, candidates, out, jobs, resume, settings)
+    except KeyboardInterrupt:  # between rounds (a round's own sweep says so itself, and exits)
+        click.echo(f"interrupted: finished cases kept in {out}; to finish the tune: {resume_command(out)}",
+                   err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+    _finish(answer, out, with_report, as_json)
+
+
+def _start(out: Path, settings: dict[str, Any], resume: bool) -> None:
+    """Record the settings, or check that a resumed tune was started with the same ones."""
+    from harness.store import TUNE, write_atomically
+    from mock_onyx.errors import ConfigError
+
+    path = out / TUNE
+    if path.is_file():
+        if not resume:
+            raise ConfigError(str(out), "already holds a tune", "add --resume to finish it, or choose a new --out")
+        then = json.loads(path.read_text()).get("settings", {})
+        changed = [f"{key} was {then.get(key)!r}, now {settings[key]!r}" for key in settings
+                   if key != "scenario_text" and then.get(key) != settings[key]]
+        if then.get("scenario_text") != settings["scenario_text"]:
+            changed.insert(0, "the scenario's text differs")
+        if changed:
+            raise ConfigError(str(out), f"was tuned with other settings ({'; '.join(changed)})",
+                              "resume with the same scenario and options, or choose a new --out")
+        return
+    if any(out.iterdir()):
+        raise ConfigError(str(out), "is not empty and holds no tune", "choose a new --out")
+    write_atomically(path, json.dumps({"status": "running", "settings": settings}, indent=2))
+
+
+def _plan_line(loaded: LoadedScenario, candidates: list[Candidate], screen: int, target: int,
+               confirm_reps: int, jobs: int) -> str:
+    """What the tune will run and the wall time to expect (``harness.estimate``)."""
+    from harness.cli_progress import about
+    from harness.estimate import run_wall_s, sweep_wall_s
+    from harness.modes import Mode
+
+    scenario = loaded.scenario
+    profile = scenario.profile(0, loaded.source, loaded.base_dir)
+    points = [f + d for f in scenario.workload.files for d in scenario.workload.folders if f + d > 0]
+    walls = {c: [run_wall_s(c.kind, c.size, n, profile, Mode.VIRTUAL) for n in points] for c in candidates}
+    first = sweep_wall_s((w for c in candidates for w in walls[c] * screen), jobs)
+    typical = sorted(candidates, key=lambda c: sum(walls[c]))[len(candidates) // 2]
+    later = sweep_wall_s(walls[typical] * (LIKELY_CLOSE * max(0, target - screen)), jobs)
+    real = sweep_wall_s([run_wall_s(typical.kind, typical.size, n, profile, Mode.REAL) for n in points]
+                        * confirm_reps, jobs) if confirm_reps else 0.0
+    counts = " and ".join(str(n) for n in points)
+    confirm = (f", then the winner on sockets at time scale {scenario.time_scale:g}, {confirm_reps} "
+               f"repetition(s) ({about(real)})") if confirm_reps else ""
+    plural = "s" if len(candidates) != 1 else ""
+    return (f"tune {scenario.name}: {len(candidates)} candidate{plural} at {counts} items on virtual time; round 1 "
+            f"runs each {screen} times ({len(candidates) * len(points) * screen} cases, {about(first)}), later "
+            f"rounds add repetitions where candidates are close, up to {target}{confirm}: {about(first + later + real)}"
+            f" in all")
+
+
+def _tune(loaded: LoadedScenario, candidates: list[Candidate], out: Path, jobs: int, resume: bool,
+          settings: dict[str, Any]) -> dict[str, Any]:
+    """The search, then the confirmation: the answer (``DIR/tune.json``'s content)."""
+    from harness.tune import headline, infeasible_line, recommendation, why
+    from harness.tune.answer import FORMAT_VERSION, candidate_records, recommendation_record, rounds_of
+
+    ranked, rounds, observed = _search(loaded, candidates, out, jobs, resume, settings)
+    winner = recommendation(ranked)
+    files, folders = headline(observed)
+    reason = None if winner is None else why(winner, ranked, settings["objective"],
+                                             settings["idle_timeout_s"] is not None, files)
+    confirmation = None
+    if winner is not None and settings["confirm"]:
+        confirmation = _confirm(loaded, winner, out, jobs, resume, settings)
+    taken = rounds_of((r["round"], r.pop("members")) for r in rounds)
+    return {"format_version": FORMAT_VERSION, "status": "done", "settings": settings,
+            "scenario": loaded.scenario.name, "objective": settings["objective"], "files": files,
+            "folders": folders,
+            "recommendation": None if winner is None else recommendation_record(winner, reason or "", files, folders),
+            "why": reason, "infeasible": None if winner is not None else infeasible_line(ranked),
+            "candidates": candidate_records(ranked, winner, settings["objective"], taken),
+            "rounds": rounds, "confirmation": confirmation, "results": str(out)}
+
+
+def _search(loaded: LoadedScenario, candidates: list[Candidate], out: Path, jobs: int, resume: bool,
+            settings: dict[str, Any]) -> tuple[list[Standing], list[dict[str, Any]], list[Observation]]:
+    """Round 1 runs every candidate; each later round the race's members (``harness.tune.race``)."""
+    from harness.store import TUNE_ROUND
+    from harness.tune import race, round_seed, standings, strategy_tables
+
+    members, add, why_round = list(candidates), settings["screen_reps"], "every candidate"
+    rounds: list[dict[str, Any]] = []
+    observed: list[Observation] = []
+    ranked: list[Standing] = []
+    for number in range(1, MAX_ROUNDS + 1):
+        seed = round_seed(settings["seed"], number)
+        click.echo(f"round {number}: {why_round}; {add} repetition(s) each, seed {seed}", err=True)
+        this = loaded.with_overrides(mode="virtual", seed=seed, repetitions=add,
+                                     strategies=strategy_tables(members))
+        folder = out / TUNE_ROUND.format(number)
+        _sweep(this, folder, jobs, resume, command_out=out)
+        observed += _observations(folder, seed)
+        rounds.append({"round": number, "results": folder.name, "seed": seed, "reps_added": add,
+                       "candidates": len(members), "cases": len(this.scenario.cases()), "why": why_round,
+                       "labels": [c.label for c in members], "members": members})
+        ranked = standings(observed, settings["min_success"], settings["objective"])
+        following = race(ranked, settings["objective"], settings["reps"])
+        if not following.members:
+            break
+        members, add = list(following.members), following.add_reps
+        why_round = _race_words(following, ranked)
+    return ranked, rounds, observed
+
+
+def _race_words(following: Race, ranked: list[Standing]) -> str:
+    reps = {s.candidate: s.reps for s in ranked}
+    leader = following.leader
+    others = [c for c in following.members if c != leader]
+    parts = []
+    if leader in following.members:
+        parts.append(f"the leader {leader.label} ({reps[leader]} repetitions so far)")
+    if others:
+        parts.append(f"{len(others)} candidate(s) not yet told apart from it: "
+                     + ", ".join(c.label for c in others))
+    return " and ".join(parts)
+
+
+def _observations(folder: Path, seed: int) -> list[Observation]:
+    from harness.store import load_runs
+    from harness.tune import observations
+
+    runs = load_runs(folder)
+    return observations(runs.astype(object).where(runs.notna(), None).to_dict("records"), seed)
+
+
+def _confirm(loaded: LoadedScenario, winner: Standing, out: Path, jobs: int, resume: bool,
+             settings: dict[str, Any]) -> dict[str, Any]:
+    """The winner through the aiohttp mock on loopback sockets, with round 1's seeds, against its
+    virtual runs of the same seeds (as ``reproduce``'s cross-check)."""
+    from harness.store import TUNE_CONFIRM, TUNE_ROUND, load_runs
+    from harness.tune import broke_text, standings, strategy_tables
+    from harness.tune.answer import clean
+    from reports.cross_check import cross_check_json, cross_check_rows
+
+    check = loaded.with_overrides(mode="real", seed=settings["seed"], repetitions=settings["confirm_reps"],
+                                  strategies=strategy_tables([winner.candidate]))
+    click.echo(f"confirm: {winner.candidate.label} through the aiohttp mock on loopback sockets at time scale "
+               f"{check.scenario.time_scale:g}, round 1's seeds", err=True)
+    folder = out / TUNE_CONFIRM
+    _sweep(check, folder, jobs, resume, command_out=out)
+    real = standings(_observations(folder, settings["seed"]), settings["min_success"], settings["objective"])[0]
+    rows = cross_check_rows(load_runs(out / TUNE_ROUND.format(1)), load_runs(folder))
+    return clean({"mode": "real", "time_scale": check.scenario.time_scale, "reps": settings["confirm_reps"],
+                  "runs": real.runs, "results": folder.name, "holds": real.feasible, "broke": dict(real.broke),
+                  "broke_text": broke_text(real), "worst_success_rate": real.worst_success_rate,
+                  "makespan_s_mean": real.makespan_s_mean, "cross_check": cross_check_json(rows)})
+
+
+def _finish(answer: dict[str, Any], out: Path, with_report: bool, as_json: bool) -> None:
+    """Write the answer and the report, print them; exit 1 when nothing is feasible or the
+    confirmation broke a constraint."""
+    from harness.store import TUNE, write_atomically
+    from reports.tune import answer_lines
+
+    report_path = None
+    write_atomically(out / TUNE, json.dumps({**answer, "report": None}, indent=2))
+    if with_report:
+        from reports.tune import build_tune_report
+
+        report_path = build_tune_report(out).outputs.get("html")
+        answer = {**answer, "report": None if report_path is None else str(report_path)}
+        write_atomically(out / TUNE, json.dumps(answer, indent=2))
+    if as_json:
+        shown = {key: answer.get(key) for key in ("recommendation", "why", "candidates", "confirmation",
+                                                  "rounds", "results", "report", "infeasible")}
+        click.echo(json.dumps(shown, indent=2))
+    else:
+        if answer["recommendation"] is not None:  # else the one-line error below says it all
+            for line in answer_lines(answer, TABLE_ROWS):
+                click.echo(line)
+            click.echo("")
+        click.echo(f"results: {out}")
+        if report_path is not None:
+            click.echo(f"report: {report_path}")
+    if answer["recommendation"] is None:
+        raise click.ClickException(answer["infeasible"])
+    confirmation = answer["confirmation"]
+    if confirmation is not None and not confirmation["holds"]:
+        raise click.ClickException(f"the confirmation on sockets broke a constraint: "
+                                   f"{answer['recommendation']['label']} {confirmation['broke_text']}")
