@@ -346,9 +346,10 @@ def reproduce(reps: int | None, seed: int | None, time_scale: float | None, jobs
               help="Report directory (default: RESULTS/report).")
 @click.option("--image-format", type=click.Choice(IMAGE_FORMATS), default="png", show_default=True,
               help="Plots as PNG images, or SVG (embedded inline in the HTML).")
-@click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_IDLE_TIMEOUT_S,
-              show_default=True, help="The frontend's idle timeout drawn on the progress-gap plot (simulated s).")
-def report(results: Path, formats: str, out: Path | None, image_format: str, idle_timeout: float) -> None:
+@click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True),
+              help="The frontend's idle timeout drawn on the progress-gap plot, in simulated s (default: "
+                   f"the scenario's idle_timeout_s, else {DEFAULT_IDLE_TIMEOUT_S:g}, nginx's).")
+def report(results: Path, formats: str, out: Path | None, image_format: str, idle_timeout: float | None) -> None:
     """Build the report (tables and plots) of a results directory and print its paths."""
     from reports.build import build_report
 

@@ -19,7 +19,7 @@ import pandas as pd
 from reports.stats import mean_ci95
 from mock_onyx.errors import ConfigError
 from reports.summary import CASE_KEYS, label, with_folders
-from scenarios import parse_scenario
+from scenarios import Scenario, parse_scenario
 
 TIE = 1e-9  # relative: strategies this close in mean makespan ran the same schedule
 
@@ -154,11 +154,17 @@ def _losses(cases: pd.DataFrame) -> list[str]:
     return lines
 
 
-def planned_cases(manifest: dict[str, Any]) -> int | None:
-    """How many cases the sweep that wrote these results planned (its scenario and overrides)."""
+def recorded_scenario(manifest: dict[str, Any]) -> Scenario | None:
+    """The scenario (with its command-line overrides) that wrote these results."""
     folder = Path(manifest["scenario_dir"]) if manifest.get("scenario_dir") else None
     try:
         loaded = parse_scenario(manifest["scenario_text"], manifest["scenario_source"], folder)
-        return len(loaded.with_overrides(**(manifest.get("overrides") or {})).scenario.cases())
+        return loaded.with_overrides(**(manifest.get("overrides") or {})).scenario
     except (ConfigError, KeyError, TypeError):
-        return None  # a manifest from an older format: no count to compare with
+        return None  # a manifest from an older format
+
+
+def planned_cases(manifest: dict[str, Any]) -> int | None:
+    """How many cases the sweep that wrote these results planned (its scenario and overrides)."""
+    scenario = recorded_scenario(manifest)
+    return None if scenario is None else len(scenario.cases())

@@ -34,7 +34,7 @@ from harness.store import (
 from mock_onyx import Distribution, Endpoint
 from mock_onyx.errors import ConfigError
 from reports import plots
-from reports.answer import answer_lines, planned_cases
+from reports.answer import answer_lines, planned_cases, recorded_scenario
 from reports.cross_check import cross_check_frame, cross_check_rows
 from reports.formats import DEFAULT_IDLE_TIMEOUT_S, FORMATS, IMAGE_FORMATS
 from reports.seed_table import frame_to_markdown, seed_table_frames, seed_table_rows
@@ -60,7 +60,9 @@ class _Content:
 
 
 def build_report(results: Path, out: Path | None = None, formats: Iterable[str] = FORMATS,
-                 image_format: str = "png", idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> Report:
+                 image_format: str = "png", idle_timeout_s: float | None = None) -> Report:
+    """``idle_timeout_s``: the frontend's limit drawn on the progress-gap plot (None: the
+    scenario's ``idle_timeout_s``, else nginx's 60 s)."""
     formats = tuple(formats)
     if not formats:
         raise ConfigError("--format", "names no format", f"give some of {', '.join(FORMATS)}, e.g. html,md")
@@ -98,8 +100,12 @@ def build_report(results: Path, out: Path | None = None, formats: Iterable[str] 
     return Report(folder, outputs, images)
 
 
-def _collect(results: Path, idle_timeout_s: float) -> _Content:
+def _collect(results: Path, idle_timeout_s: float | None) -> _Content:
     manifest = load_manifest(results)
+    if idle_timeout_s is None:
+        scenario = recorded_scenario(manifest)
+        idle_timeout_s = (scenario.idle_timeout_s if scenario is not None and scenario.idle_timeout_s
+                          else DEFAULT_IDLE_TIMEOUT_S)
     runs, files, events, calls = (load_runs(results), load_files(results), load_events(results),
                                   load_calls(results))
     if runs.empty:
