@@ -21,7 +21,7 @@ Drops (multiplicative decrease). An attempt that fails as a loaded server fails 
 (``backoff``), once: drops of attempts admitted before that decrease are the same burst (a crash
 cuts every stream at once; TCP too answers a window's losses once). It pauses: no attempt starts
 for a retransmission timeout (RFC 6298: SRTT + 4 RTTVAR over successful attempts' durations,
-38-55 s for uniform(15, 30), less as the samples grow; ``first_pause_s`` before any), doubled
+35-60 s for uniform(15, 30) after a few samples, less as they grow; ``first_pause_s`` before any), doubled
 after each pause that ends in another drop with no success between, at most ``max_pause_s``: a
 server that crashed refuses connections while it restarts, and each attempt it refuses is a file
 lost. The pause ends half-open: one probe alone for ``probe_s``. A refusal comes at once (in
@@ -51,11 +51,11 @@ a mean of 4 to another mean of 4 passes 1.5 in about 2% of 50-file runs, 1.75 in
 in flight buy it no throughput, only latency.
 
 Defaults, and why: ``initial`` 4, below production's batches of 5 that held, and few enough that
-the first round's durations are a low-load baseline (and a crash on the way up cuts no more than
-the threshold plus one); ``backoff`` 0.5, TCP's (Netflix's AIMD takes 0.9 for many small requests;
-here a drop is a crash); ``tolerance`` 1.75, ``warmup`` 4 and ``short_window`` 4 (above: small
-windows react within a round; Netflix's Gradient2 compares against a 600-sample average, which
-a run of a few dozen files never fills);
+the first round's durations are a low-load baseline (and growing one at a time, a crash on the
+way up cuts one or two above the threshold, not a whole large first round); ``backoff`` 0.5,
+TCP's (Netflix's AIMD takes 0.9 for many small requests; here a drop is a crash); ``tolerance``
+1.75, ``warmup`` 4 and ``short_window`` 4 (above: small windows react within a round; Netflix's
+Gradient2 compares against a 600-sample average, which a run of a few dozen files never fills);
 ``probe_s`` 1 s; ``first_pause_s`` 30 s (the seed's longest call) and ``max_pause_s`` 240 s.
 
 Events (kind ``limit``), what the frontend hears: "limit 4 -> 5 after 1 success", "limit 7 -> 3
