@@ -202,41 +202,59 @@ def _tune(loaded: LoadedScenario, candidates: list[Candidate], out: Path, jobs: 
 
 def _search(loaded: LoadedScenario, candidates: list[Candidate], out: Path, jobs: int, resume: bool,
             settings: dict[str, Any]) -> tuple[list[Standing], list[dict[str, Any]], list[Observation]]:
-    """Round 1 runs every candidate; each later round the race's members (``harness.tune.race``)."""
+    """Round 1 runs every candidate; each later round the race's members (``harness.tune.race``)
+    on one block of draws."""
     from harness.store import TUNE_ROUND
-    from harness.tune import race, round_seed, standings, strategy_tables
+    from harness.tune import Block, race, standings, strategy_tables
 
-    members, add, why_round = list(candidates), settings["screen_reps"], "every candidate"
+    blocks = [Block(settings["seed"], settings["screen_reps"])]
+    members, block, why_round = list(candidates), blocks[0], "every candidate"
     rounds: list[dict[str, Any]] = []
     observed: list[Observation] = []
     ranked: list[Standing] = []
     for number in range(1, MAX_ROUNDS + 1):
-        seed = round_seed(settings["seed"], number)
-        click.echo(f"round {number}: {why_round}; {add} repetition(s) each, seed {seed}", err=True)
-        this = loaded.with_overrides(mode="virtual", seed=seed, repetitions=add,
+        click.echo(f"round {number}: {why_round}; repetitions 0-{block.reps - 1} of seed {block.seed}", err=True)
+        this = loaded.with_overrides(mode="virtual", seed=block.seed, repetitions=block.reps,
                                      strategies=strategy_tables(members))
         folder = out / TUNE_ROUND.format(number)
-        _sweep(this, folder, jobs, resume, command_out=out)
-        observed += _observations(folder, seed)
-        rounds.append({"round": number, "results": folder.name, "seed": seed, "reps_added": add,
+        _sweep(this, folder, _round_jobs(this, jobs), resume, command_out=out)
+        observed += _observations(folder, block.seed)
+        rounds.append({"round": number, "results": folder.name, "seed": block.seed, "reps_added": block.reps,
                        "candidates": len(members), "cases": len(this.scenario.cases()), "why": why_round,
                        "labels": [c.label for c in members], "members": members})
         ranked = standings(observed, settings["min_success"], settings["objective"])
-        following = race(ranked, settings["objective"], settings["reps"])
-        if not following.members:
+        following = race(ranked, settings["objective"], settings["reps"], blocks)
+        if following.block is None:
             break
-        members, add = list(following.members), following.add_reps
+        if following.new_block:
+            blocks.append(following.block)
+        members, block = list(following.members), following.block
         why_round = _race_words(following, ranked)
     return ranked, rounds, observed
+
+
+def _round_jobs(loaded: LoadedScenario, jobs: int) -> int:
+    """``jobs``, or 1 when the round is so small that starting worker processes costs more than
+    it saves (``harness.estimate``)."""
+    from harness.estimate import run_wall_s, sweep_wall_s
+    from harness.modes import Mode
+
+    profile = loaded.scenario.profile(0, loaded.source, loaded.base_dir)
+    walls = [run_wall_s(c.kind, c.size, c.files + c.folders, profile, Mode.VIRTUAL) for c in loaded.scenario.cases()]
+    return jobs if sweep_wall_s(walls, jobs) < sweep_wall_s(walls, 1) else 1
 
 
 def _race_words(following: Race, ranked: list[Standing]) -> str:
     reps = {s.candidate: s.reps for s in ranked}
     leader = following.leader
+    if not following.new_block:
+        return (f"{', '.join(c.label for c in following.members)} catch(es) up on the draws the others "
+                f"ran, to be compared with the leader {leader.label if leader else '-'} on the same ones")
     others = [c for c in following.members if c != leader]
     parts = []
     if leader in following.members:
-        parts.append(f"the leader {leader.label} ({reps[leader]} repetitions so far)")
+        parts.append(f"the leader {leader.label if leader else '-'} ({reps[leader] if leader else 0} "
+                     f"repetitions so far)")
     if others:
         parts.append(f"{len(others)} candidate(s) not yet told apart from it: "
                      + ", ".join(c.label for c in others))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from harness.store import TUNE, make_folder, write_atomically
+from harness.tune.explain import interval_text
 from mock_onyx.errors import ConfigError
 from reports.build import _STYLE, Report, _embedded, _html_table
 from reports.cross_check import CrossCheckRow, cross_check_frame
@@ -44,10 +45,11 @@ def load_tune(results: Path) -> dict[str, Any]:
     return answer
 
 
-def _pct(value: float | None, half: float | None = None) -> str:
-    if value is None:
+def _pct(row: dict[str, Any]) -> str:
+    if row.get("vs_recommendation_pct") is None:
         return "-"
-    return f"{value:+.1f}" + ("" if not half else f" ± {half:.1f}") + "%"
+    return interval_text(row["vs_recommendation_pct"], row.get("vs_recommendation_pct_low"),
+                         row.get("vs_recommendation_pct_high"))
 
 
 def _status(row: dict[str, Any]) -> str:
@@ -64,7 +66,7 @@ def candidates_frame(rows: Sequence[dict[str, Any]], files: int) -> pd.DataFrame
         "Rank": str(row["rank"]), "Strategy": row["label"], "Runs": str(row["runs"]),
         f"Mean at {files} files": mean(row), "p95": f"{row['makespan_s_p95']:.1f} s",
         "Against the recommendation": ("tied" if row["status"] == "tied" else
-                                       _pct(row.get("vs_recommendation_pct"), row.get("vs_recommendation_pct_ci95"))),
+                                       _pct(row)),
         "Worst success": f"{row['worst_success_rate']:.0%}", "Status": _status(row),
     } for row in rows], columns=["Rank", "Strategy", "Runs", f"Mean at {files} files", "p95",
                                  "Against the recommendation", "Worst success", "Status"])
@@ -138,7 +140,7 @@ def answer_lines(answer: dict[str, Any], table_rows: int) -> list[str]:
 def _against(row: dict[str, Any]) -> str:
     if row["status"] == "tied":
         return "the same schedule, tied (lost the tie-break)"
-    return (f"{_pct(row.get('vs_recommendation_pct'), row.get('vs_recommendation_pct_ci95'))} against the "
+    return (f"{_pct(row)} against the "
             f"recommendation (paired over {row.get('vs_recommendation_pairs')} runs"
             f"{', within noise' if row['status'] == 'within noise' else ''})")
 

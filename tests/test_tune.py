@@ -19,6 +19,7 @@ from harness.runner import Mode, RunConfig, run_blocking
 from harness.store import TUNE, load_runs
 from harness.strategies import make_strategy
 from harness.tune import (
+    Block,
     Candidate,
     Observation,
     compare,
@@ -139,11 +140,15 @@ def test_repetitions_are_added_only_where_candidates_overlap(tuned: tuple[Path, 
     rounds = shown["rounds"]
     assert rounds[0]["candidates"] == 48 and rounds[0]["reps_added"] == 3 and len(rounds) >= 2
     observed: list[Observation] = []
+    blocks: list[Block] = []
     for previous, this in zip(rounds, rounds[1:], strict=False):
         observed += observations(load_runs(out / previous["results"]).to_dict("records"), previous["seed"])
-        expected = race(standings(observed, 0.99, "mean"), "mean", 20)
-        ran = load_runs(out / this["results"])
+        if Block(previous["seed"], previous["reps_added"]) not in blocks:
+            blocks.append(Block(previous["seed"], previous["reps_added"]))
+        expected = race(standings(observed, 0.99, "mean"), "mean", 20, blocks)
+        assert expected.block == Block(this["seed"], this["reps_added"])
         assert sorted(this["labels"]) == sorted(c.label for c in expected.members)
+        ran = load_runs(out / this["results"])
         assert len(ran) == len(expected.members) * expected.add_reps  # one file count
         assert ran.groupby(["kind", "size", "heartbeat_s"]).size().eq(expected.add_reps).all()
     reps = {row["label"]: row["runs"] for row in shown["candidates"]}
@@ -257,25 +262,33 @@ def test_a_candidate_that_broke_a_constraint_once_is_never_recommended() -> None
     assert standings(lossy, 0.5, "mean")[0].candidate == fast  # half kept is enough at 0.5
 
 
-def test_the_race_runs_the_close_and_the_leader_only() -> None:
+def test_the_race_runs_the_close_and_the_leader_only_on_the_same_draws() -> None:
     leader, close, far, tied, broken = (Candidate.of("window", 6), Candidate.of("batch", 6),
                                         Candidate.of("window", 3), Candidate.of("window", 6, heartbeat_s=10),
                                         Candidate.of("window", 9))
     base = [100.0, 104.0, 98.0]
+    first = [Block(1, 3)]
     seen = (_observed(leader, base) + _observed(close, [101.0, 103.0, 99.5])
             + _observed(far, [b + 60 + i for i, b in enumerate(base)]) + _observed(tied, base)
             + _observed(broken, [50.0] * 3, crashes=3))
     ranked = standings(seen, 0.99, "mean")
     assert ranked[0].candidate == tied  # the same schedule as window=6: the heartbeat breaks the tie
     assert compare(ranked[0], next(s for s in ranked if s.candidate == leader), "mean").tied
-    following = race(ranked, "mean", 20)
-    assert set(following.members) == {tied, close} and following.add_reps == 3
+    following = race(ranked, "mean", 20, first)
+    assert set(following.members) == {tied, close}
+    assert following.block == Block(2, 3) and following.new_block  # as many again, on new draws
     # once the leader has its repetitions and nothing is close, the race is over
-    done = race(standings(_observed(leader, base * 7) + _observed(far, [200.0] * 21), 0.99, "mean"), "mean", 20)
+    done = race(standings(_observed(leader, base * 7) + _observed(far, [200.0] * 21), 0.99, "mean"), "mean", 20,
+                [Block(1, 21)])
     assert done.members == () and done.leader == leader
     alone = race(standings(_observed(leader, base) + _observed(far, [b + 60 for b in base]), 0.99, "mean"),
-                 "mean", 20)
-    assert alone.members == (leader,) and alone.add_reps == 17  # straight to its evidence
+                 "mean", 20, first)
+    assert alone.members == (leader,) and alone.block == Block(2, 17)  # straight to its evidence
+    # a challenger that did not run the leader's later draws catches up on them first
+    later = [Observation(leader, 30, 0, (2, r), 100.0 + r % 3, 1.0, False, 0) for r in range(17)]
+    behind = race(standings(_observed(leader, base) + later + _observed(close, [99.0, 103.5, 97.0]), 0.99, "mean"),
+                  "mean", 20, [Block(1, 3), Block(2, 17)])
+    assert behind.members == (close,) and behind.block == Block(2, 17) and not behind.new_block
 
 
 def test_why_names_the_winner_and_what_the_next_size_breaks() -> None:

@@ -7,12 +7,12 @@ from harness.tune.rounds import (
     DEFAULT_SIZES,
     observations,
     parse_sizes,
-    round_seed,
     search_candidates,
     strategy_tables,
 )
 from harness.tune.search import (
     OBJECTIVES,
+    Block,
     Candidate,
     Interval,
     Observation,
@@ -25,7 +25,7 @@ from harness.tune.search import (
     standings,
 )
 
-__all__ = ["DEFAULT_SIZES", "OBJECTIVES", "Candidate", "Interval", "Observation", "Race", "Standing",
+__all__ = ["DEFAULT_SIZES", "OBJECTIVES", "Block", "Candidate", "Interval", "Observation", "Race", "Standing",
            "broke_text", "compare", "headline", "infeasible_line", "next_larger", "observations",
-           "parse_sizes", "race", "recommendation", "round_seed", "search_candidates", "slower_text",
+           "parse_sizes", "race", "recommendation", "search_candidates", "slower_text",
            "standings", "strategy_tables", "why"]

@@ -44,14 +44,16 @@ def recommendation_record(winner: Standing, why: str, files: int, folders: int) 
 def status(standing: Standing, winner: Standing | None, objective: str) -> tuple[str, dict[str, Any]]:
     """``recommended``, ``tied`` (the same schedule, lost the tie-break), ``within noise`` (its
     interval against the winner holds 0), ``slower`` or ``infeasible``; with the paired
-    difference against the winner in % of its objective."""
+    difference against the winner in % of its objective, and that difference's 95% interval
+    (symmetric for the mean's t interval, not for p95's bootstrap)."""
     if not standing.feasible:
         return "infeasible", {}
     if winner is None or standing.candidate == winner.candidate:
         return "recommended", {}
     interval = compare(winner, standing, objective)
-    pct = {"vs_recommendation_pct": 100 * interval.difference_s / winner.objective_s,
-           "vs_recommendation_pct_ci95": 100 * (interval.high_s - interval.difference_s) / winner.objective_s,
+    base = winner.objective_s / 100
+    pct = {"vs_recommendation_pct": interval.difference_s / base,
+           "vs_recommendation_pct_low": interval.low_s / base, "vs_recommendation_pct_high": interval.high_s / base,
            "vs_recommendation_pairs": interval.pairs}
     if interval.tied:
         return "tied", pct

@@ -3,6 +3,7 @@ candidate broke, and the one line when nothing is feasible. Pure: from standings
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from harness.tune.search import CRASH, IDLE, LOST, Interval, Standing, compare
@@ -67,21 +68,27 @@ def _next_part(winner: Standing, ranked: Sequence[Standing], objective: str) -> 
     interval = compare(winner, following, objective)
     if interval.tied:
         return f"{name} ran the very same schedule (a tie, broken by its policies)"
-    return f"{name} kept every constraint but was {slower_text(interval, winner)}"
+    return f"{name} kept every constraint but its makespan was {slower_text(interval, winner)}"
+
+
+def interval_text(pct: float, low: float | None, high: float | None) -> str:
+    """A difference in % with its 95% interval: ``+4.1 ± 1.0%`` when symmetric, else
+    ``+4.1% (+0.5 to +7.7)``; ``+4.1%`` when exact, ``+4.1% (one pair: no interval)``."""
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return f"{pct:+.1f}% (one pair: no interval)"
+    if low == high:
+        return f"{pct:+.1f}%"
+    if abs((high - pct) - (pct - low)) < 0.05:
+        return f"{pct:+.1f} ± {high - pct:.1f}%"
+    return f"{pct:+.1f}% ({low:+.1f} to {high:+.1f})"
 
 
 def slower_text(interval: Interval, leader: Standing) -> str:
-    """``4.1 ± 1.0% slower (paired, 20 runs)``; ``within noise`` when the interval holds 0."""
-    if interval.tied:
-        return "the same schedule (tied)"
-    base = leader.objective_s
-    pct = 100 * interval.difference_s / base
-    half = 100 * max(interval.high_s - interval.difference_s, interval.difference_s - interval.low_s) / base
-    spread = "" if half == 0 else (" ± ?" if half == float("inf") else f" ± {half:.1f}")
-    direction = "slower" if pct >= 0 else "faster"
-    pairs = f"paired over {interval.pairs} run{'s' if interval.pairs != 1 else ''}"
+    """``+4.1 ± 1.0% (paired over 20 runs)``, and ``within noise`` when the interval holds 0."""
+    base = leader.objective_s / 100
+    text = interval_text(interval.difference_s / base, interval.low_s / base, interval.high_s / base)
     noise = ", within noise" if interval.holds_zero else ""
-    return f"{abs(pct):.1f}{spread}% {direction} ({pairs}{noise})"
+    return f"{text} (paired over {interval.pairs} run{'s' if interval.pairs != 1 else ''}{noise})"
 
 
 def infeasible_line(ranked: Sequence[Standing]) -> str:

@@ -2,8 +2,9 @@
 explore, the ``[[strategies]]`` tables that run a set of them, and a round's runs read back as
 observations. Still no I/O: the command (``harness.cli_tune``) runs the rounds as sweeps.
 
-Round ``k`` runs with scenario seed ``seed + k - 1``: its repetition ``r`` draws profile seed
-``(seed + k - 1) * 1000 + r``, new draws for every round, the same for every candidate in it.
+Each round runs one block of draws (``harness.tune.search.Block``): repetitions ``0 .. n - 1``
+of a scenario seed, the scenario's own for round 1, one more for each new block; repetition
+``r`` of seed ``s`` draws profile seed ``s * 1000 + r``, the same for every candidate run on it.
 """
 
 from __future__ import annotations
@@ -65,10 +66,6 @@ def strategy_tables(candidates: Iterable[Candidate]) -> list[dict[str, Any]]:
             table["size"] = sorted(sizes)
         tables.append({**table, "heartbeat_s": heartbeat, "retry": retry, "rate_limit": rate})
     return tables
-
-
-def round_seed(seed: int, round_number: int) -> int:
-    return seed + round_number - 1
 
 
 def observations(records: Iterable[Mapping[str, Any]], seed: int) -> list[Observation]:

@@ -3,8 +3,9 @@
     every candidate, a few repetitions (round 1)
       -> standings: per candidate, the constraints it broke and its objective
       -> the race: the leader (the best feasible) and every feasible candidate whose interval
-         against it still holds 0 get more repetitions (round 2, 3, ...): the search spends
-         repetitions where candidates are close, not everywhere
+         against it still holds 0 get more repetitions (round 2, 3, ...), each round one block
+         of draws, new or one the others already ran (catching up, so that they stay paired):
+         the search spends repetitions where candidates are close, not everywhere
       -> the recommendation (never a candidate that broke a constraint in any run), or the
          closest candidate when none is feasible
 
@@ -256,31 +257,52 @@ def recommendation(ranked: Sequence[Standing]) -> Standing | None:
 
 
 @dataclass(frozen=True)
+class Block:
+    """A set of draws: repetitions ``0 .. reps - 1`` of scenario seed ``seed``. Round 1 is the
+    first block; every later round runs one block, new or already run by others."""
+
+    seed: int
+    reps: int
+
+
+@dataclass(frozen=True)
 class Race:
-    """The next round: these candidates, ``add_reps`` more repetitions each (none: done)."""
+    """The next round: ``block`` for these candidates (no members: the search is done)."""
 
     leader: Candidate | None
     members: tuple[Candidate, ...]
-    add_reps: int
+    block: Block | None  # the draws to run them on
+    new_block: bool  # False: others ran it already, and these catch up on it
     close: tuple[Candidate, ...]  # feasible, and not yet told apart from the leader
 
+    @property
+    def add_reps(self) -> int:
+        return 0 if self.block is None else self.block.reps
 
-def race(ranked: Sequence[Standing], objective: str, target_reps: int) -> Race:
-    """Who runs again: the leader until it has ``target_reps`` (the evidence that it keeps every
-    constraint), and every feasible candidate whose interval against it holds 0, up to the same.
-    Each member gets the same number of new repetitions: as many as the most-run member has (the
-    count doubles), at most what brings it to ``target_reps``; the leader alone, all it lacks."""
+
+def race(ranked: Sequence[Standing], objective: str, target_reps: int, blocks: Sequence[Block]) -> Race:
+    """Who runs again, on which draws. The members: the leader until it has ``target_reps`` (the
+    evidence that it keeps every constraint), and every feasible candidate whose interval against
+    it holds 0, up to the same. A member that lacks a block another ran first catches up on it
+    (the lowest such), so every comparison in the race is paired on the same draws; when none
+    does, a new block for all of them: as many repetitions as the most-run member has (the count
+    doubles), at most what brings it to ``target_reps``; the leader alone gets all it lacks."""
     leader = recommendation(ranked)
     if leader is None:
-        return Race(None, (), 0, ())
+        return Race(None, (), None, False, ())
     close = tuple(s for s in ranked[1:] if s.feasible and _close(compare(leader, s, objective)))
     members = [s for s in (leader, *close) if s.reps < target_reps]
+    names = tuple(s.candidate for s in close)
     if not members:
-        return Race(leader.candidate, (), 0, tuple(s.candidate for s in close))
+        return Race(leader.candidate, (), None, False, names)
+    for block in blocks:
+        lacking = tuple(s.candidate for s in members if not any(d[0] == block.seed for d in s.at_headline))
+        if lacking:
+            return Race(leader.candidate, lacking, block, False, names)
     most = max(s.reps for s in members)
-    # Nothing left to tell apart: the leader alone goes straight to its evidence.
-    add = target_reps - most if members == [leader] else max(1, min(most, target_reps - most))
-    return Race(leader.candidate, tuple(s.candidate for s in members), add, tuple(s.candidate for s in close))
+    reps = target_reps - most if members == [leader] else max(1, min(most, target_reps - most))
+    seed = max(b.seed for b in blocks) + 1 if blocks else 0
+    return Race(leader.candidate, tuple(s.candidate for s in members), Block(seed, reps), True, names)
 
 
 def _close(interval: Interval) -> bool:
