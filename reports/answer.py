@@ -24,8 +24,15 @@ from scenarios import Scenario, parse_scenario
 TIE = 1e-9  # relative: strategies this close in mean makespan ran the same schedule
 
 
+CAUTION_LINES = 5  # strategies that lost files, named one per line; the rest counted
+
+
 def answer_lines(runs: pd.DataFrame, total_cases: int | None = None) -> list[str]:
-    """A few lines stating what the runs show; ``total_cases``: how many the sweep planned."""
+    """A few lines stating what the runs show; ``total_cases``: how many the sweep planned.
+
+    Only strategies that lost no file in any repetition compete for "fastest": a run that lost
+    its files (a crashed server cuts every stream at once; a dropped frontend ends the run at its
+    timeout) ends early, and its makespan is no speed. Those are named after, with what broke."""
     runs = with_folders(runs)
     lines = []
     finished = len(runs)
@@ -39,24 +46,37 @@ def answer_lines(runs: pd.DataFrame, total_cases: int | None = None) -> list[str
     files = int(shown["files"].max())
     at = _files(files) + (f" + {folders} folders" if folders else "")
     cases = _case_means(shown[shown["files"] == files])
-    fastest = cases.iloc[0]
-    name = label(fastest["kind"], fastest["size"], fastest["policy"])
+    clean = cases[cases["success"] == 1].reset_index(drop=True)
+    if clean.empty:
+        best = cases.sort_values(["success", "makespan_s"], ascending=[False, True]).iloc[0]
+        lines.append(f"no strategy kept every file at {at}; the one that lost fewest: "
+                     f"{_name(best)}, {100 * (1 - best['success']):.1f}% lost, {best['makespan_s']:.1f} s")
+        return lines + _losses(shown, cases, None)
+    fastest = clean.iloc[0]
+    name = _name(fastest)
     if len(cases) == 1:
         lines.append(f"only {name} ran at {at}: {fastest['makespan_s']:.1f} s; nothing to compare it with")
-        return lines + _losses(cases)
-    lines.append(f"fastest: {name}{_everywhere(shown, name, files)}; at {at} {fastest['makespan_s']:.1f} s"
+        return lines
+    lines.append(f"fastest{' that lost no file' if len(clean) < len(cases) else ''}: {name}"
+                 f"{_everywhere(shown, name, files)}; at {at} {fastest['makespan_s']:.1f} s"
                  + _against_sequential(shown, cases, fastest))
-    others = [cases.iloc[1]] + [best for kind, best in _best_per_kind(cases).items()
-                                if kind not in (fastest["kind"], cases.iloc[1]["kind"], "sequential")]
+    runner_up = clean.iloc[1] if len(clean) > 1 else None
+    others = ([] if runner_up is None else [runner_up]) + [
+        best for kind, best in _best_per_kind(clean).items()
+        if kind not in (fastest["kind"], None if runner_up is None else runner_up["kind"], "sequential")]
     for other in others:
         difference = _paired_pct(shown, other, fastest)
-        lines.append(f"then {label(other['kind'], other['size'], other['policy'])}: {other['makespan_s']:.1f} s, "
-                     f"{_signed(difference, name)}")
-    return lines + _losses(cases)
+        lines.append(f"then {_name(other)}: {other['makespan_s']:.1f} s, {_signed(difference, name)}")
+    return lines + _losses(shown, cases, fastest)
+
+
+def _name(case: pd.Series) -> str:
+    return label(case["kind"], case["size"], case["policy"])
 
 
 def _case_means(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per strategy and size: mean makespan, success rate; fastest first."""
+    """One row per strategy, size and policy: mean makespan, success rate (1 only if every
+    repetition kept every file), repetitions; fastest first."""
     items = runs["files_ok"] + runs["files_failed"] + runs["files_skipped"]
     runs = runs.assign(success=runs["files_ok"] / items)
     means = runs.groupby(CASE_KEYS, dropna=False, sort=False).agg(
@@ -73,13 +93,18 @@ def _best_per_kind(cases: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def _everywhere(runs: pd.DataFrame, name: str, files: int) -> str:
-    """Whether the fastest at the headline count is the fastest at every file count."""
+    """Whether the fastest at the headline count (of those that lost no file) is the fastest at
+    every file count."""
     counts = sorted(int(n) for n in runs["files"].unique())
     if len(counts) == 1:
         return ""
     elsewhere = []
     for n in counts:
         means = _case_means(runs[runs["files"] == n])
+        means = means[means["success"] == 1]  # as at the headline: only those that lost no file
+        if means.empty:
+            elsewhere.append(f"none kept every file at {_files(n)}")
+            continue
         tied = means[means["makespan_s"] <= means["makespan_s"].iloc[0] * (1 + TIE)]  # e.g. one batch
         labels = [label(kind, size, policy)
                   for kind, size, policy in zip(tied["kind"], tied["size"], tied["policy"], strict=True)]
@@ -96,6 +121,9 @@ def _against_sequential(runs: pd.DataFrame, cases: pd.DataFrame, fastest: pd.Ser
         return ""
     if sequential.empty:
         return " (no sequential run in this scenario to measure a speedup against)"
+    if sequential.iloc[0]["success"] < 1:
+        return (f" (sequential lost {100 * (1 - sequential.iloc[0]['success']):.1f}% of its files: "
+                f"no speedup against it)")
     mean, ci, pairs = _paired_values(runs, fastest, sequential.iloc[0], lambda own, base: 100 * (1 - own / base))
     return f", {_percent(mean, ci, pairs)} faster than sequential"
 
@@ -116,10 +144,7 @@ def _paired_values(runs: pd.DataFrame, case: pd.Series, reference: pd.Series,
 
 
 def _by_seed(runs: pd.DataFrame, case: pd.Series) -> pd.Series:
-    same = ((runs["files"] == case["files"]) & (runs["folders"] == case["folders"])
-            & (runs["kind"] == case["kind"]) & (runs["policy"] == case["policy"])
-            & (runs["size"].isna() if pd.isna(case["size"]) else runs["size"] == case["size"]))
-    return runs[same].groupby("seed")["makespan_s"].mean()
+    return runs[_same_case(runs, case)].groupby("seed")["makespan_s"].mean()
 
 
 def _percent(mean: float, ci: float, pairs: int) -> str:
@@ -141,17 +166,35 @@ def _signed(difference: tuple[float, float, int], reference: str) -> str:
     return text
 
 
-def _losses(cases: pd.DataFrame) -> list[str]:
-    """A warning for each strategy that lost files at the headline count."""
+def _losses(runs: pd.DataFrame, cases: pd.DataFrame, fastest: pd.Series | None) -> list[str]:
+    """A caution for each strategy that lost files at the headline count, with what broke: the
+    server crashed, or the frontend dropped the run (first the ones that ended sooner than the
+    fastest that lost none: they are the ones a makespan alone would recommend)."""
     losing = cases[cases["success"] < 1]
-    lines = [f"caution: {label(row['kind'], row['size'], row['policy'])} lost {100 * (1 - row['success']):.1f}% of its "
-             f"files (failed or skipped)" for _, row in losing.iterrows()]
-    clean = cases[cases["success"] == 1]
-    if len(losing) and len(clean) and losing.index[0] == 0:
-        best = clean.iloc[0]
-        lines.append(f"fastest that lost no file: {label(best['kind'], best['size'], best['policy'])}, "
-                     f"{best['makespan_s']:.1f} s")
+    if fastest is not None:
+        losing = pd.concat([losing[losing["makespan_s"] < fastest["makespan_s"]],
+                            losing[losing["makespan_s"] >= fastest["makespan_s"]]])
+    lines = []
+    for _, row in losing.head(CAUTION_LINES).iterrows():
+        group = runs[_same_case(runs, row)]
+        crashed = int((group["server_crashes"].fillna(0) > 0).sum()) if "server_crashes" in group else 0
+        dropped = int(group["idle_timeout_hit"].fillna(False).astype(bool).sum()) \
+            if "idle_timeout_hit" in group else 0
+        broke = [f"{what} in {count} of {len(group)} runs"
+                 for what, count in (("the server crashed", crashed), ("the frontend dropped it", dropped)) if count]
+        sooner = (f"ended sooner ({row['makespan_s']:.1f} s) but "
+                  if fastest is not None and row["makespan_s"] < fastest["makespan_s"] else "")
+        lines.append(f"caution: {_name(row)} {sooner}lost {100 * (1 - row['success']):.1f}% of its files"
+                     + (f" ({'; '.join(broke)})" if broke else " (failed or skipped)"))
+    if len(losing) > CAUTION_LINES:
+        lines.append(f"caution: ... and {len(losing) - CAUTION_LINES} more strategies lost files")
     return lines
+
+
+def _same_case(runs: pd.DataFrame, case: pd.Series) -> pd.Series:
+    return ((runs["files"] == case["files"]) & (runs["folders"] == case["folders"])
+            & (runs["kind"] == case["kind"]) & (runs["policy"] == case["policy"])
+            & (runs["size"].isna() if pd.isna(case["size"]) else runs["size"] == case["size"]))
 
 
 def recorded_scenario(manifest: dict[str, Any]) -> Scenario | None:
