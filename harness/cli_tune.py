@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from harness.cli_sweep import (
     DEFAULT_JOBS,
@@ -103,6 +104,8 @@ def tune(scenario: str, objective: str, min_success: float, idle_timeout: float 
 
     loaded = load_scenario(scenario).with_overrides(seed=seed, idle_timeout_s=idle_timeout, time_scale=time_scale)
     _refuse_time_scale_without_sockets(time_scale, not confirm, "drop --time-scale, or keep the confirmation")
+    if not confirm and click.get_current_context().get_parameter_source("confirm_reps") is ParameterSource.COMMANDLINE:
+        raise ConfigError("--confirm-reps", "has no effect with --no-confirm", "drop one of them")
     target = reps or max(MIN_TARGET_REPS, loaded.scenario.repetitions)
     screen = max(screen_reps, confirm_reps if confirm else 1)
     if target < screen:

@@ -130,10 +130,10 @@ def answer_lines(answer: dict[str, Any], table_rows: int) -> list[str]:
     feasible = [row for row in rows if row["feasible"]]
     shown = feasible[:table_rows]
     lines += ["", frame_to_markdown(candidates_frame(shown, answer["files"]))]
-    rest = len(rows) - len(shown)
+    rest, infeasible = len(rows) - len(shown), len(rows) - len(feasible)
     if rest:
-        lines.append(f"... and {rest} more ({len(rows) - len(feasible)} infeasible: {_broken_counts(rows)}); "
-                     f"the report lists every candidate")
+        what = f"{infeasible} infeasible: {_broken_counts(rows)}" if infeasible else "feasible, slower"
+        lines.append(f"... and {rest} more ({what}); the report lists every candidate")
     return lines
 
 
