@@ -169,11 +169,12 @@ def _plan_line(loaded: LoadedScenario, candidates: list[Candidate], screen: int,
     later = sweep_wall_s(walls[typical] * (LIKELY_CLOSE * max(0, target - screen)), jobs)
     real = sweep_wall_s([run_wall_s(typical.kind, typical.size, n, profile, Mode.REAL) for n in points]
                         * confirm_reps, jobs) if confirm_reps else 0.0
-    counts = " and ".join(str(n) for n in points)
+    unit = "files" if set(scenario.workload.folders) == {0} else "items (files and folders)"
+    counts = " and ".join(str(n) for n in points) + f" {unit}"
     confirm = (f", then the winner on sockets at time scale {scenario.time_scale:g}, {confirm_reps} "
                f"repetition(s) ({about(real)})") if confirm_reps else ""
     plural = "s" if len(candidates) != 1 else ""
-    return (f"tune {scenario.name}: {len(candidates)} candidate{plural} at {counts} items on virtual time; round 1 "
+    return (f"tune {scenario.name}: {len(candidates)} candidate{plural} at {counts} on virtual time; round 1 "
             f"runs each {screen} times ({len(candidates) * len(points) * screen} cases, {about(first)}), later "
             f"rounds add repetitions where candidates are close, up to {target}{confirm}: {about(first + later + real)}"
             f" in all")

@@ -23,6 +23,9 @@ that ran the very same schedule (every paired difference 0) are tied, not close:
 repetitions cannot part them, so a tie is broken by what the runs do not measure (heartbeats
 on first, as a stalled call then still reaches the frontend; then no retry, no rate limit, the
 smaller size).
+
+The t interval is ``reports.stats``' (pure arithmetic on numbers, no results read): the one copy
+of the project's statistics, which ``compare`` and the reports also use.
 """
 
 from __future__ import annotations
