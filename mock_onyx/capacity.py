@@ -7,7 +7,10 @@ a chat is a send-message call (one that passed validation):
                           rest wait in arrival order, and a reply's plan starts when a worker
                           takes it, so its latency grows by the wait
     slowdown_knee,        a chat that starts with n chats in service, itself included, has its
-    slowdown_per_chat     whole reply plan stretched by 1 + slowdown_per_chat x max(0, n - knee)
+    slowdown_per_chat     whole reply plan stretched by 1 + slowdown_per_chat x max(0, n - knee);
+                          chats that start at the same instant share one n, the count after the
+                          last of them (so which of them the event loop happened to run first
+                          changes nothing: a heartbeat's timers must not change a chat's latency)
     crash_inflight        a chat that starts with more than this many chats in service crashes
                           the server
     crash_knee,           a softer cliff: a chat that starts with n > crash_knee chats in service
@@ -49,7 +52,7 @@ class Ticket:
     """One routed request's passage through the server, in simulated seconds."""
 
     __slots__ = ("arrival_s", "crashed", "is_chat", "outcome", "serving", "slowdown", "start_s",
-                 "_waiter")
+                 "_replanned", "_waiter")
 
     def __init__(self, outcome: Outcome, arrival_s: float) -> None:
         self.outcome = outcome
@@ -59,6 +62,7 @@ class Ticket:
         self.is_chat = outcome.endpoint is Endpoint.SEND_MESSAGE and outcome.draw is not None
         self.serving = False
         self.crashed = False
+        self._replanned = False
         self._waiter: asyncio.Future[None] | None = None
 
     async def served(self) -> bool:
@@ -67,13 +71,26 @@ class Ticket:
             await self._wait(None)
         return not self.crashed
 
-    async def sleep_until(self, clock: SimClock, deadline_s: float) -> bool:
-        """Wait until ``clock`` reaches ``deadline_s``; False if the server has crashed."""
-        if not self.crashed:
-            delay = clock.wall_delay(deadline_s)
-            if delay > 0:
-                await self._wait(delay)
+    async def sleep_until(self, clock: SimClock, at_s: float) -> bool:
+        """Wait until ``clock`` reaches the reply plan's ``at_s`` (from its start, stretched by the
+        slowdown, which a chat starting at the same instant may still change); False if the
+        server has crashed."""
+        while not self.crashed:
+            self._replanned = False
+            delay = clock.wall_delay(self.start_s + at_s * self.slowdown)
+            if delay <= 0:
+                break
+            await self._wait(delay)
+            if not self._replanned:
+                break
         return not self.crashed
+
+    def replan(self, slowdown: float) -> None:
+        """Its slowdown changed before its plan got under way: wait again, to the new deadline."""
+        if slowdown != self.slowdown:
+            self.slowdown = slowdown
+            self._replanned = True
+            self.wake()
 
     def wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -109,6 +126,8 @@ class Capacity:
         self._busy = 0
         self._chats = 0
         self._down_until_s: float | None = None
+        self._starting_s: float | None = None  # the instant the chats in ``_starting`` started
+        self._starting: list[Ticket] = []
         self._crash_listeners: list[Callable[[float], None]] = []
 
     def on_crash(self, listener: Callable[[float], None]) -> None:
@@ -155,6 +174,7 @@ class Capacity:
         self._live.clear()
         self._queue.clear()
         self._busy = self._chats = 0
+        self._starting_s, self._starting = None, []
         restart_s = self.settings.restart_s
         self._down_until_s = now_s + restart_s
         self._stats.record_crash(ticket.outcome.run for ticket in cut)
@@ -174,9 +194,13 @@ class Capacity:
         if ticket.is_chat:
             self._chats += 1
             settings = self.settings
-            over = self._chats - settings.slowdown_knee
-            if settings.slowdown_per_chat and over > 0:
-                ticket.slowdown = 1.0 + settings.slowdown_per_chat * over
+            if settings.slowdown_per_chat:
+                if self._starting_s != now_s:
+                    self._starting_s, self._starting = now_s, []
+                self._starting.append(ticket)
+                slowdown = 1.0 + settings.slowdown_per_chat * max(0, self._chats - settings.slowdown_knee)
+                for chat in self._starting:  # the chats of this instant share its count
+                    chat.replan(slowdown)
             if self._crashes(ticket):
                 self.crash(now_s)
                 return

@@ -91,10 +91,9 @@ async def _play_limited(outcome: Outcome, clock: SimClock, arrival: float, stats
     with _counted(outcome, stats, ticket):
         try:
             if await ticket.served():
-                start, stretch = ticket.start_s, ticket.slowdown
                 for at_s, event in timeline(outcome):
                     if at_s is not None:
-                        await ticket.sleep_until(clock, start + at_s * stretch)
+                        await ticket.sleep_until(clock, at_s)
                     if ticket.crashed:
                         break
                     yield event

@@ -20,6 +20,7 @@ from mock_onyx import ConfigError, OnyxModel, SimClock, running_server
 from mock_onyx.draws import unit_draw
 from mock_onyx.inprocess import InProcessTransport
 from reports.summary import summary_table
+from scenarios import load_scenario
 from tests.conftest import make_profile, new_session, send_message_body
 
 EXACT = 1e-6
@@ -135,9 +136,16 @@ def test_two_workers_serve_four_files_in_two_rounds_and_the_rest_wait() -> None:
 
 
 def test_chats_beyond_the_knee_slow_down_as_specified() -> None:
-    # Four chats start at once; the k-th finds k in service: 10 s x (1 + 0.5 x max(0, k - 2)).
-    result = run("window", 4, 4, capacity={"slowdown_knee": 2, "slowdown_per_chat": 0.5}, **INSTANT)
-    assert chat_durations(result) == pytest.approx({1: 10.0, 2: 10.0, 3: 15.0, 4: 20.0}, abs=EXACT)
+    # Four chats start 1 s apart (a rate limit of one start a second); the k-th finds k in
+    # service: 10 s x (1 + 0.5 x max(0, k - 2)).
+    slow = {"slowdown_knee": 2, "slowdown_per_chat": 0.5}
+    staggered = run_blocking(RunConfig(files=4, strategy=make_strategy("window", 4, rate_limit=1.0),
+                                       mode=Mode.VIRTUAL, profile=make_profile(capacity=slow, **INSTANT)))
+    assert chat_durations(staggered) == pytest.approx({1: 10.0, 2: 10.0, 3: 15.0, 4: 20.0}, abs=EXACT)
+    # Four that start at the same instant share its count, 4, whatever order the event loop ran
+    # them in: each takes 10 s x (1 + 0.5 x 2)
+    result = run("window", 4, 4, capacity=slow, **INSTANT)
+    assert chat_durations(result) == pytest.approx({1: 20.0, 2: 20.0, 3: 20.0, 4: 20.0}, abs=EXACT)
     assert result.summary.makespan_s == pytest.approx(20.0, abs=EXACT)
     alone = run("sequential", None, 2, capacity={"slowdown_knee": 0, "slowdown_per_chat": 0.5}, **INSTANT)
     assert chat_durations(alone) == pytest.approx({1: 15.0, 2: 15.0}, abs=EXACT)  # itself counts
@@ -236,3 +244,15 @@ def test_the_summary_table_shows_the_worst_crash_count_over_repetitions() -> Non
     [old] = summary_table(runs.drop(columns=["server_crashes", "cut_by_crash", "queue_wait_s",
                                              "refused_connections"]), no_files).to_dict("records")
     assert old["server_crashes"] is None and old["queue_wait_s"] is None
+
+
+def test_a_heartbeat_changes_no_chat_latency_on_a_server_that_slows_down() -> None:
+    # A heartbeat adds timers to the event loop, which reorders callbacks due at the same
+    # instant; chats that start together share one count, so the schedule stays the same.
+    loaded = load_scenario("production")
+    for repetition in range(3):
+        profile = loaded.scenario.profile(repetition, loaded.source, loaded.base_dir)
+        ends = [[(o.item.id, o.status, o.end_s) for o in run_blocking(RunConfig(
+            files=17, strategy=make_strategy("batch", 6, heartbeat_s=heartbeat), mode=Mode.VIRTUAL,
+            profile=profile)).outcomes] for heartbeat in (0.0, 10.0)]
+        assert ends[0] == ends[1]
