@@ -8,9 +8,11 @@ a chat is a send-message call (one that passed validation):
                           takes it, so its latency grows by the wait
     slowdown_knee,        a chat that starts with n chats in service, itself included, has its
     slowdown_per_chat     whole reply plan stretched by 1 + slowdown_per_chat x max(0, n - knee);
-                          chats that start at the same instant share one n, the count after the
-                          last of them (so which of them the event loop happened to run first
-                          changes nothing: a heartbeat's timers must not change a chat's latency)
+                          chats that start together (within ``TOGETHER_S`` of the first of them)
+                          share one n, the count after the last of them: which of them the event
+                          loop ran first must change nothing (a heartbeat's timers reorder
+                          callbacks due at one instant), and on sockets a batch's chats arrive
+                          milliseconds apart, where on virtual time they arrive at one instant
     crash_inflight        a chat that starts with more than this many chats in service crashes
                           the server
     crash_knee,           a softer cliff: a chat that starts with n > crash_knee chats in service
@@ -43,6 +45,12 @@ from mock_onyx.profile import CapacitySettings
 from mock_onyx.replies import Outcome
 from mock_onyx.stats import ServerStats
 
+# Chats that start within this many simulated seconds of the first of them started together, and
+# share the slowdown of their count. On sockets at time scale 0.05 a batch's chats arrive up to
+# a few tens of milliseconds of wall time apart (the harness's per-call CPU), under 1 simulated s;
+# a reply's first packet comes piece_interval_s (5 s) after its start, so a shared slowdown is
+# settled before any packet is due.
+TOGETHER_S = 1.0
 # Slack when comparing a time with the restart instant: a client that waits exactly restart_s
 # after a crash finds the server up, whatever the float rounding of the two clocks' sums.
 RESTART_SLACK_S = 1e-9
@@ -126,7 +134,7 @@ class Capacity:
         self._busy = 0
         self._chats = 0
         self._down_until_s: float | None = None
-        self._starting_s: float | None = None  # the instant the chats in ``_starting`` started
+        self._starting_s: float | None = None  # when the first of the chats in ``_starting`` started
         self._starting: list[Ticket] = []
         self._crash_listeners: list[Callable[[float], None]] = []
 
@@ -195,7 +203,7 @@ class Capacity:
             self._chats += 1
             settings = self.settings
             if settings.slowdown_per_chat:
-                if self._starting_s != now_s:
+                if self._starting_s is None or now_s - self._starting_s > TOGETHER_S:
                     self._starting_s, self._starting = now_s, []
                 self._starting.append(ticket)
                 slowdown = 1.0 + settings.slowdown_per_chat * max(0, self._chats - settings.slowdown_knee)
