@@ -252,8 +252,13 @@ def _race_words(following: Race, ranked: list[Standing]) -> str:
     reps = {s.candidate: s.reps for s in ranked}
     leader = following.leader
     if not following.new_block:
-        return (f"{', '.join(c.label for c in following.members)} catch(es) up on the draws the others "
-                f"ran, to be compared with the leader {leader.label if leader else '-'} on the same ones")
+        behind = [c for c in following.members if c != leader]
+        if not behind:  # the leader is the one that lacks them: it took the lead on fewer draws
+            return (f"the leader {leader.label if leader else '-'} catches up on the draws the others ran, "
+                    f"to be compared with them on the same ones")
+        return (f"{', '.join(c.label for c in behind)} catch(es) up on the draws the others ran, to be "
+                f"compared with the leader {leader.label if leader else '-'} on the same ones"
+                + (" (and so does the leader)" if leader in following.members else ""))
     others = [c for c in following.members if c != leader]
     parts = []
     if leader in following.members:

@@ -81,7 +81,7 @@ class Ticket:
 
     async def sleep_until(self, clock: SimClock, at_s: float) -> bool:
         """Wait until ``clock`` reaches the reply plan's ``at_s`` (from its start, stretched by the
-        slowdown, which a chat starting at the same instant may still change); False if the
+        slowdown, which a chat starting within ``TOGETHER_S`` may still change); False if the
         server has crashed."""
         while not self.crashed:
             self._replanned = False
@@ -207,7 +207,7 @@ class Capacity:
                     self._starting_s, self._starting = now_s, []
                 self._starting.append(ticket)
                 slowdown = 1.0 + settings.slowdown_per_chat * max(0, self._chats - settings.slowdown_knee)
-                for chat in self._starting:  # the chats of this instant share its count
+                for chat in self._starting:  # the chats that started together share their count
                     chat.replan(slowdown)
             if self._crashes(ticket):
                 self.crash(now_s)
