@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import shutil
 import statistics
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -160,21 +158,6 @@ def test_the_report_command(results: Path, tmp_path: Path) -> None:
                         (["report", str(tmp_path)], "not a results directory")):
         bad = CliRunner().invoke(main, args)
         assert bad.exit_code == 2 and words in bad.stderr
-
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
-def test_the_html_renders_in_a_real_browser(report, tmp_path: Path) -> None:
-    shot = tmp_path / "shot.png"
-    subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400",
-                    f"--screenshot={shot}", report.outputs["html"].as_uri()],
-                   capture_output=True, timeout=60, check=True)
-    pixels = matplotlib.image.imread(shot)
-    assert pixels.shape[0] >= 2000 and pixels.std() > 0.05
 
 
 def test_the_cross_check_pairs_real_runs_with_the_virtual_runs_of_the_same_repetitions() -> None:
