@@ -66,14 +66,15 @@ def test_every_built_in_scenario_runs_at_a_tiny_scale(tmp_path: Path, name: str)
 
 
 def test_a_results_dir_is_not_overwritten_without_resume(tmp_path: Path) -> None:
-    loaded = parse_scenario(GOOD, "tiny.toml", None)
+    text = GOOD.replace("time_scale = 0.004", 'mode = "virtual"')  # on virtual time: in a second
+    loaded = parse_scenario(text, "tiny.toml", None)
     store = ResultsStore(tmp_path / "out")
     run_sweep(plan_sweep(loaded, store, resume=False), store, InlineExecutor())
-    result = CliRunner().invoke(main, ["sweep", str(_write(tmp_path, GOOD)), "--out", str(store.root)])
+    result = CliRunner().invoke(main, ["sweep", str(_write(tmp_path, text)), "--out", str(store.root)])
     assert result.exit_code == 2 and "already holds results" in result.stderr
     resumed = plan_sweep(loaded, store, resume=True)
     assert resumed.tasks == () and resumed.already_done == resumed.total
-    other = parse_scenario(GOOD.replace("seed = 3", "seed = 4"), "other.toml", None)
+    other = parse_scenario(text.replace("seed = 3", "seed = 4"), "other.toml", None)
     with pytest.raises(Exception, match="different scenario"):
         plan_sweep(other, store, resume=True)
 
