@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -192,3 +193,44 @@ async def test_production_style_extraction_on_virtual_time(mock_onyx_virtual: An
     assert all(gap >= HEARTBEAT_S - 1e-6 for gap in gaps), beats
     assert time.time() - clock == pytest.approx(makespan, abs=0.01)  # patch_time: time.time() is virtual
     assert wall < 1.0
+
+
+# The README's example, run against a stand-in for the user's module.
+USER_EXTRACTOR = '''
+import asyncio
+
+import httpx
+
+
+async def extract_one(file_id):
+    async with httpx.AsyncClient(base_url="https://onyx.example.com/api", timeout=60.0) as client:
+        session = (await client.post("/chat/create-chat-session",
+                                     json={"persona_id": 0, "description": f"file {file_id}"})).json()
+        body = {"chat_session_id": session["chat_session_id"], "message": "Summarize.",
+                "parent_message_id": None, "file_descriptors": [], "prompt_id": None,
+                "search_doc_ids": None, "retrieval_options": {"run_search": "never", "real_time": False},
+                "user_file_ids": [file_id]}
+        for _ in range(5):
+            async with client.stream("POST", "/chat/send-message", json=body) as response:
+                if response.status_code == 200:
+                    return "".join([line async for line in response.aiter_lines()])
+            await asyncio.sleep(2)
+        raise RuntimeError(f"file {file_id} failed")
+
+
+async def extract_all(file_ids):
+    return await asyncio.gather(*(extract_one(f) for f in file_ids))
+'''
+
+
+def test_the_readme_example_passes(pytester: pytest.Pytester) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Testing your own client with pytest"):]
+    example = section[section.index("```python\n") + len("```python\n"):section.index("\n```\n")]
+    assert len(example.strip().splitlines()) <= 10
+    pytester.makeini(USER_INI)
+    pytester.mkpydir("myapp")
+    pytester.path.joinpath("myapp", "extract.py").write_text(USER_EXTRACTOR)
+    pytester.makepyfile(test_readme_example=example)
+    result = pytester.runpytest_subprocess("-q")
+    result.assert_outcomes(passed=1)
