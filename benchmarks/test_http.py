@@ -1,0 +1,166 @@
+"""Over loopback sockets: the mock's requests per second at zero latency against a bare aiohttp
+handler returning the same bytes (each server in its own process, its CPU read from /proc: goal
+at least 0.7); the harness client's CPU per call against a bare aiohttp client (goal: at most 2x);
+the real-mode overhead per call of a run; the client stack at N in flight (was client_stack.py);
+the CLI's start-up (was cli_startup.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import aiohttp
+import httpx
+import pytest
+import yarl
+
+from harness.expected import call_latency_s
+from harness.runner import RunConfig, run_once
+from harness.strategies import make_strategy
+from harness.transports import TransportKind, harness_client
+from mock_onyx import Behaviour, Endpoint, profile_from_mapping, running_server
+
+IN_FLIGHT = 100  # concurrent requests per round
+Call = Callable[[], Awaitable[object]]
+
+
+async def bare_session(stack: AsyncExitStack, url: str) -> Call:
+    session = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
+    parsed = yarl.URL(url)  # parsed once, as the extractor parses its fixed URLs
+
+    async def call() -> object:
+        async with session.get(parsed) as response:
+            return await response.read()
+    return call
+
+
+async def harness_session(stack: AsyncExitStack, base_url: str, url: str,
+                          kind: TransportKind = TransportKind.AIOHTTP) -> Call:
+    client, _ = await stack.enter_async_context(harness_client(base_url, kind))
+    parsed = httpx.URL(url)
+
+    async def call() -> object:
+        return (await client.get(parsed)).content
+    return call
+
+
+async def burst(call: Call, n: int = IN_FLIGHT) -> None:
+    await asyncio.gather(*(call() for _ in range(n)))
+
+
+@pytest.mark.parametrize("server", ["mock", "bare"])
+def test_server_requests_per_second(benchmark, real_runner: asyncio.Runner, servers, figures, server: str) -> None:
+    """100 concurrent GET /persona at zero latency from a bare aiohttp client; requests per second
+    of the server process's own CPU (user + system, /proc), so the client's cost is not in it."""
+    benchmark.group = "server: 100 concurrent zero-latency GET /persona"
+    target = servers[server]
+    stack = AsyncExitStack()
+    call = real_runner.run(bare_session(stack, f"{target.url}/persona"))
+    try:
+        real_runner.run(burst(call))  # open the connections first
+        sent = 0
+
+        def round_() -> None:
+            nonlocal sent
+            real_runner.run(burst(call))
+            sent += IN_FLIGHT
+        before = target.cpu_s()
+        benchmark.pedantic(round_, rounds=60, warmup_rounds=2)
+        cpu = target.cpu_s() - before
+    finally:
+        real_runner.run(stack.aclose())
+    rps = sent / cpu if cpu > 0 else float("inf")
+    benchmark.extra_info.update(server_cpu_s=cpu, requests=sent, requests_per_cpu_s=rps)
+    figures[f"{server}_rps"] = rps
+
+
+@pytest.mark.parametrize("client", ["harness", "bare"])
+def test_client_cpu_per_call(benchmark, real_runner: asyncio.Runner, servers, figures, client: str) -> None:
+    """100 concurrent zero-latency calls to the bare handler (its own process) through the harness's
+    default client (httpx over aiohttp, in-flight counter included) or a bare aiohttp client; this
+    process's CPU per call (time.process_time)."""
+    benchmark.group = "client: CPU of 100 concurrent calls"
+    url = servers["bare"].url
+    stack = AsyncExitStack()
+    opened = harness_session(stack, url, f"{url}/persona") if client == "harness" else bare_session(stack, f"{url}/persona")
+    call = real_runner.run(opened)
+    cpu: list[float] = []
+    try:
+        real_runner.run(burst(call))
+
+        def round_() -> None:
+            start = time.process_time()
+            real_runner.run(burst(call))
+            cpu.append(time.process_time() - start)
+        benchmark.pedantic(round_, rounds=60, warmup_rounds=2)
+    finally:
+        real_runner.run(stack.aclose())
+    per_call = statistics.median(cpu) / IN_FLIGHT
+    benchmark.extra_info["cpu_per_call_s"] = per_call
+    figures[f"{client}_cpu_per_call"] = per_call
+
+
+CALL_S = 0.1
+LABELS = {"bare": "aiohttp (bare)", TransportKind.AIOHTTP: "httpx over aiohttp", TransportKind.HTTPX: "httpx (stock)"}
+
+
+@pytest.mark.parametrize("in_flight", [8, 50, 100])
+@pytest.mark.parametrize("client", list(LABELS), ids=[str(k) for k in LABELS])
+def test_client_stack(benchmark, real_runner: asyncio.Runner, client, in_flight: int) -> None:
+    """N concurrent 100 ms calls to the mock (in this process, as runs embed it) through each
+    client stack: the wall time of a round (extra over 100 ms in extra_info)."""
+    benchmark.group = f"client stack: {in_flight} concurrent 100 ms calls"
+    profile = profile_from_mapping({"time_scale": 1.0, "latency": {"persona": f"fixed({CALL_S})"},
+                                    "error_latency": "fixed(0)"}, "benchmark")
+    stack = AsyncExitStack()
+
+    async def open_() -> Call:
+        server = await stack.enter_async_context(running_server(profile))
+        url = f"{server.url}/persona"
+        return await (bare_session(stack, url) if client == "bare" else harness_session(stack, server.url, url, client))
+    call = real_runner.run(open_())
+    try:
+        real_runner.run(burst(call, in_flight))
+        benchmark.pedantic(lambda: real_runner.run(burst(call, in_flight)), rounds=7)
+    finally:
+        real_runner.run(stack.aclose())
+    benchmark.extra_info["extra_ms_median"] = (benchmark.stats.stats.median - CALL_S) * 1000
+
+
+def test_real_overhead_per_call(benchmark, figures) -> None:
+    """A real run (batch 8 over 10 files, time scale 0.05, embedded mock): the wall time each HTTP
+    call took beyond what the mock drew for it (mean over the run's calls, in extra_info)."""
+    benchmark.group = "real mode: overhead per call"
+    profile = profile_from_mapping({"seed": 1, "time_scale": 0.05}, "benchmark")
+    behaviour = Behaviour(profile)
+    config = RunConfig(files=10, strategy=make_strategy("batch", 8), profile=profile)
+    overheads: list[float] = []
+    pcts: list[float] = []
+
+    def run() -> None:
+        result = asyncio.run(run_once(config))  # one loop per run, as the CLI runs it (a run is ~2 s)
+        pcts.append(result.summary.harness_overhead_pct or float("nan"))
+        overheads.extend((row.end_s - row.start_s - call_latency_s(behaviour, Endpoint(row.endpoint), row.id))
+                         * profile.time_scale for row in result.calls_frame().itertuples())
+    benchmark.pedantic(run, rounds=3)
+    benchmark.extra_info.update(overhead_ms_per_call=1000 * statistics.fmean(overheads),
+                                harness_overhead_pct=statistics.fmean(pcts))
+    figures["real_overhead_ms_per_call"] = 1000 * statistics.fmean(overheads)
+
+
+SCRIPT = Path(sys.executable).with_name("onyx-bench")
+
+
+@pytest.mark.parametrize("command", [[sys.executable, "-c", "pass"], [str(SCRIPT), "--help"],
+                                     [str(SCRIPT), "serve", "--help"]],
+                         ids=["python -c pass", "onyx-bench --help", "onyx-bench serve --help"])
+def test_cli_startup(benchmark, command: list[str]) -> None:
+    """The CLI's start-up (goal: under 0.3 s), next to a bare interpreter's."""
+    benchmark.group = "CLI start-up (goal < 0.3 s)"
+    benchmark.pedantic(lambda: subprocess.run(command, stdout=subprocess.DEVNULL, check=True), rounds=7)
