@@ -26,6 +26,8 @@ HERE = Path(__file__).resolve().parent
 
 # name -> measured figure, filled by the benchmarks; the summary prints the ratios of pairs.
 FIGURES: dict[str, float] = {}
+# lines a benchmark wants shown after the run (a table of its own figures)
+NOTES: list[str] = []
 # (label, numerator, denominator, goal text, goal test); figures missing from the run show as "-".
 RATIOS = (
     ("mock req/s / bare aiohttp handler req/s (server CPU)", "mock_rps", "bare_rps", ">= 0.7", lambda r: r >= 0.7),
@@ -40,6 +42,12 @@ RATIOS = (
 def figures() -> dict[str, float]:
     """Where benchmarks put the figures the closing ratio table reads."""
     return FIGURES
+
+
+@pytest.fixture(scope="session")
+def notes() -> list[str]:
+    """Lines printed after the run, under the ratio table."""
+    return NOTES
 
 
 @pytest.fixture
@@ -101,10 +109,15 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
         mock.stop()
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    write = terminalreporter.write_line
+    if NOTES:
+        terminalreporter.section("onyx-bench figures")
+        for line in NOTES:
+            write(line)
     if not FIGURES:
         return
-    write = terminalreporter.write_line
     terminalreporter.section("onyx-bench ratios (printed, not asserted: the machine is shared)")
     write(f"{'ratio':<56} {'measured':>10} {'goal':>9}")
     for label, top, bottom, goal, met in RATIOS:
