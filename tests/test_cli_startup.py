@@ -2,7 +2,8 @@
 never import pandas or matplotlib (only ``sweep``, ``reproduce`` and ``report`` need them).
 
 Each check runs in a fresh interpreter, because this test process has imported everything already;
-it asserts on ``sys.modules``, not on wall time (the time is benchmarks/cli_startup.py's job).
+it asserts on ``sys.modules``, not on wall time (the time is the job of
+benchmarks/test_http.py::test_cli_startup).
 """
 
 from __future__ import annotations

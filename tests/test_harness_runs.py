@@ -138,8 +138,9 @@ def test_real_mode_states_its_overhead_and_keeps_it_small_at_time_scale_0_05(kin
     # The README's command: run --json at time scale 0.05, 20 files, size 8. The overhead is
     # exactly what the makespan and the closed form for the drawn latencies imply. Its size is
     # wall time: measured 0.5-1.1% on an idle 2-core machine and up to 1.4% with the other core
-    # busy (benchmarks/time_scale_error.py --busy), 3.3% at a load of 4.5 on 2 cores (a busy loop
-    # and two other test suites); the bound of 6% is that, plus room for a stall.
+    # busy (benchmarks/test_slow.py::test_time_scale_error, other-core-busy), 3.3% at a load of
+    # 4.5 on 2 cores (a busy loop and two other test suites); the bound of 6% is that, plus room
+    # for a stall.
     out = subprocess.run([str(SCRIPT), "run", "--files", "20", "--strategy", kind, "--size", "8",
                           "--time-scale", "0.05", "--seed", "7", "--json"],
                          capture_output=True, text=True, timeout=60, check=True)

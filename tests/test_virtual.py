@@ -43,7 +43,8 @@ def test_virtual_makespan_is_the_closed_form_to_the_millisecond(kind: str, size:
 def test_real_and_virtual_modes_draw_the_same_and_differ_by_the_stated_overhead(kind: str, size: int | None) -> None:
     # One behaviour model: the same per-file latencies and statuses in both modes, exactly. Real
     # mode's makespan differs from the model's only by the overhead it states for itself; that
-    # overhead is wall time and is not asserted here (benchmarks/time_scale_error.py measures it).
+    # overhead is wall time and is not asserted here (benchmarks/test_slow.py's
+    # test_time_scale_error measures it).
     for files in (3, 10):
         virtual = run(kind, size, files, Mode.VIRTUAL, seed=42)
         real = run(kind, size, files, Mode.REAL, seed=42)
