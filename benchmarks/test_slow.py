@@ -12,6 +12,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,14 +92,13 @@ def test_tune_speed(benchmark, notes: list[str]) -> None:
     benchmark.group = "tune production (goal < 120 s)"
     answers = []
 
-    def tune() -> None:
-        done = subprocess.run([str(SCRIPT), "tune", "production", "--jobs", "2", "--out",
-                               f"{tmp}/out", "--json"], capture_output=True, text=True, check=False)
+    def tune(out: str) -> None:
+        done = subprocess.run([str(SCRIPT), "tune", "production", "--jobs", "2", "--out", out, "--json"],
+                              capture_output=True, text=True, check=False)
         assert done.returncode in (0, 1), done.stderr
         answers.append(json.loads(done.stdout))
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        benchmark.pedantic(tune, rounds=1)
+    with tempfile.TemporaryDirectory() as folder:
+        benchmark.pedantic(tune, args=(f"{folder}/out",), rounds=1)
     answer = answers[0]
     best = answer["recommendation"]
     benchmark.extra_info.update(candidates=len(answer["candidates"]),
