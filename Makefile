@@ -32,7 +32,7 @@ docs: $(STAMP)
 # The pytest-benchmark suite in benchmarks/ (make test never collects it): saves its JSON under
 # .benchmarks/ (compare two runs with .venv/bin/pytest-benchmark compare 0001 0002) and ends with the
 # ratios against bare aiohttp, each beside its goal. bench-all adds the slow ones (time-scale error,
-# tune's wall time, tune's check).
+# tune's wall time; 7.5 minutes on 2 cores); tune-check runs the tune's check (a plain test).
 BENCH := $(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-autosave --benchmark-group-by=group \
 	--benchmark-columns=min,median,max,iqr,rounds --benchmark-sort=name
 
