@@ -141,26 +141,28 @@ def default_retry(kind: str) -> str:
     return DEFAULT_RETRY.get(kind, "none")
 
 
+def _off_default(kind: str, heartbeat_s: float, retry: str | None,
+                 rate_limit: float) -> tuple[float, RetrySpec | None, float]:
+    """The policies not at their defaults: the heartbeat (0: none), the retry spec (None: the
+    kind's own) and the rate limit (0: none)."""
+    spec = None if retry is None else parse_retry(retry)
+    if spec is not None and spec.text == parse_retry(default_retry(kind)).text:
+        spec = None
+    return heartbeat_s, spec, rate_limit
+
+
 def policy_suffix(kind: str, heartbeat_s: float = 0.0, retry: str | None = None, rate_limit: float = 0.0) -> str:
     """The part of a case id that names the policies not at their defaults ("" when all are)."""
-    parts = []
-    if heartbeat_s:
-        parts.append(f"hb{_num(heartbeat_s)}")
-    if retry is not None and parse_retry(retry).text != parse_retry(default_retry(kind)).text:
-        parts.append(f"retry-{parse_retry(retry).token}")
-    if rate_limit:
-        parts.append(f"rate{_num(rate_limit)}")
-    return "".join(f"-{part}" for part in parts)
+    heartbeat, spec, rate = _off_default(kind, heartbeat_s, retry, rate_limit)
+    parts = [f"hb{_num(heartbeat)}" if heartbeat else "", f"retry-{spec.token}" if spec else "",
+             f"rate{_num(rate)}" if rate else ""]
+    return "".join(f"-{part}" for part in parts if part)
 
 
 def policy_label(kind: str, heartbeat_s: float = 0.0, retry: str | None = None, rate_limit: float = 0.0) -> str:
     """The policies not at their defaults, for tables and legends ("" when all are):
     ``heartbeat 10 s, retry exponential(5, 1, 30), 2 starts/s``."""
-    parts = []
-    if heartbeat_s:
-        parts.append(f"heartbeat {_num(heartbeat_s)} s")
-    if retry is not None and parse_retry(retry).text != parse_retry(default_retry(kind)).text:
-        parts.append(f"retry {parse_retry(retry).text}")
-    if rate_limit:
-        parts.append(f"{_num(rate_limit)} starts/s")
-    return ", ".join(parts)
+    heartbeat, spec, rate = _off_default(kind, heartbeat_s, retry, rate_limit)
+    parts = [f"heartbeat {_num(heartbeat)} s" if heartbeat else "", f"retry {spec.text}" if spec else "",
+             f"{_num(rate)} starts/s" if rate else ""]
+    return ", ".join(part for part in parts if part)

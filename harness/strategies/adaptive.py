@@ -84,7 +84,7 @@ from harness.strategies.adaptive_limit import (
     plural,
 )
 from harness.strategies.base import RunContext
-from harness.strategies.heartbeat import heartbeats
+from harness.strategies.window import run_lanes
 from harness.strategies.retry import RetryPolicy
 
 BURST_S = 1.0  # the drops of one crash come within this of the first; their count is announced then
@@ -265,30 +265,16 @@ class Adaptive:
         return AdaptiveLimit(self.size, self.initial, self.backoff, self.tolerance, self.warmup, self.short_window)
 
     async def run(self, items: Sequence[WorkItem], ctx: RunContext) -> list[ItemOutcome]:
-        outcomes: list[ItemOutcome | None] = [None] * len(items)
-        queue = iter(enumerate(items))
-        started = ctx.now()
         gate = _Gate(self, ctx)
-
-        async def worker() -> None:
-            for index, item in queue:  # workers share one iterator: input order, no item twice
-                outcome = await self.retry.run(item, ctx)
-                outcomes[index] = outcome
-                ctx.emit(EventKind.ITEM_DONE, f"{ctx.done}/{len(items)} done: {item.label} {outcome.status}")
-
-        def beat() -> str:
-            return (f"Processing... ({ctx.now() - started:.0f}s elapsed, {ctx.done}/{len(items)} done, "
-                    f"limit {gate.limit.current})")
-
         ctx.gate = gate
         try:
-            async with heartbeats(ctx, self.heartbeat_s, beat):
-                await asyncio.gather(*(worker() for _ in range(min(self.size, len(items)))))
+            outcomes = await run_lanes(items, ctx, self.size, self.retry, self.heartbeat_s,
+                                       lambda: f", limit {gate.limit.current}")
             gate.flush()
         finally:
             gate.close()
             ctx.gate = None
-        return [outcome for outcome in outcomes if outcome is not None]
+        return outcomes
 
     def planned_makespan_s(self, durations: Sequence[float]) -> float:
         """The same limit over items of these durations, with no faults: each start when a slot

@@ -25,22 +25,7 @@ class Window:
     name: str = "window"
 
     async def run(self, items: Sequence[WorkItem], ctx: RunContext) -> list[ItemOutcome]:
-        outcomes: list[ItemOutcome | None] = [None] * len(items)
-        queue = iter(enumerate(items))
-        started = ctx.now()
-
-        async def worker() -> None:
-            for index, item in queue:  # workers share one iterator: input order, no item twice
-                outcome = await self.retry.run(item, ctx)
-                outcomes[index] = outcome
-                ctx.emit(EventKind.ITEM_DONE, f"{ctx.done}/{len(items)} done: {item.label} {outcome.status}")
-
-        def beat() -> str:
-            return f"Processing... ({ctx.now() - started:.0f}s elapsed, {ctx.done}/{len(items)} done)"
-
-        async with heartbeats(ctx, self.heartbeat_s, beat):
-            await asyncio.gather(*(worker() for _ in range(min(self.size, len(items)))))
-        return [outcome for outcome in outcomes if outcome is not None]
+        return await run_lanes(items, ctx, self.size, self.retry, self.heartbeat_s)
 
     def planned_makespan_s(self, durations: Sequence[float]) -> float:
         """List scheduling in input order on ``size`` slots."""
@@ -54,3 +39,26 @@ class Window:
         if n_files <= self.size:
             return expected_max_s(n_files)
         return None  # list scheduling over random durations has no simple closed form
+
+
+async def run_lanes(items: Sequence[WorkItem], ctx: RunContext, lanes: int, retry: RetryPolicy,
+                    heartbeat_s: float, status: Callable[[], str] = lambda: "") -> list[ItemOutcome]:
+    """Items through ``lanes`` workers sharing one queue in input order (``Window``, and
+    ``Adaptive``, whose gate narrows it further); a progress event per finished item, and with
+    ``heartbeat_s`` a heartbeat (``status``: what it adds to the message)."""
+    outcomes: list[ItemOutcome | None] = [None] * len(items)
+    queue = iter(enumerate(items))
+    started = ctx.now()
+
+    async def worker() -> None:
+        for index, item in queue:  # workers share one iterator: input order, no item twice
+            outcome = await retry.run(item, ctx)
+            outcomes[index] = outcome
+            ctx.emit(EventKind.ITEM_DONE, f"{ctx.done}/{len(items)} done: {item.label} {outcome.status}")
+
+    def beat() -> str:
+        return f"Processing... ({ctx.now() - started:.0f}s elapsed, {ctx.done}/{len(items)} done{status()})"
+
+    async with heartbeats(ctx, heartbeat_s, beat):
+        await asyncio.gather(*(worker() for _ in range(min(lanes, len(items)))))
+    return [outcome for outcome in outcomes if outcome is not None]
