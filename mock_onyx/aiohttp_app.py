@@ -7,6 +7,7 @@ writes and cuts as the reply player's events say, each when the player yields it
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 
 from aiohttp import web
@@ -16,35 +17,32 @@ from mock_onyx.model import MockRequest, OnyxModel
 from mock_onyx.player import Body, Cut, Data, Event, Head, play
 from mock_onyx.stats import RUN_HEADER, UNLABELLED
 
-MODEL_KEY = web.AppKey("model", OnyxModel)
-CLOCK_KEY = web.AppKey("clock", SimClock)
-
-routes = web.RouteTableDef()
-
-
-@routes.route("*", "/{tail:.*}")
-async def serve(request: web.Request) -> web.StreamResponse:
-    model, clock = request.app[MODEL_KEY], request.app[CLOCK_KEY]
-    arrival = clock.now()
+def _handler(model: OnyxModel, clock: SimClock) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The one route's handler, bound to its model and clock (a closure: no app lookups per request)."""
     capacity = model.capacity
-    if capacity is not None and capacity.refuses(arrival, request.headers.get(RUN_HEADER, UNLABELLED)):
-        # Down: its listener is closed and its connections aborted (mock_onyx.server); this
-        # request got in just before, and is dropped unanswered.
-        return _dropped(request)
-    outcome = model.handle(MockRequest(
-        method=request.method,
-        path=request.path,
-        query=tuple(request.query.items()),
-        headers={name.lower(): value for name, value in request.headers.items()},
-        cookies=dict(request.cookies),
-        body=await request.read(),
-    ))
-    async with aclosing(play(outcome, clock, arrival, model.stats, capacity)) as events:
-        response: web.StreamResponse | None = None
-        async for event in events:
-            response = await _write(request, response, event)
-    # Every play starts with a Body or a Head, unless the server crashed before answering.
-    return response if response is not None else _dropped(request)
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        arrival = clock.now()
+        if capacity is not None and capacity.refuses(arrival, request.headers.get(RUN_HEADER, UNLABELLED)):
+            # Down: its listener is closed and its connections aborted (mock_onyx.server); this
+            # request got in just before, and is dropped unanswered.
+            return _dropped(request)
+        headers = request.headers
+        outcome = model.handle(MockRequest(
+            method=request.method,
+            path=request.path,
+            query=tuple(request.query.items()) if request.query_string else (),
+            headers=headers,  # case-insensitive: the model reads lower-case names
+            cookies=request.cookies if "cookie" in headers else {},
+            body=await request.read() if request.body_exists else b"",
+        ))
+        async with aclosing(play(outcome, clock, arrival, model.stats, capacity)) as events:
+            response: web.StreamResponse | None = None
+            async for event in events:
+                response = await _write(request, response, event)
+        # Every play starts with a Body or a Head, unless the server crashed before answering.
+        return response if response is not None else _dropped(request)
+    return serve
 
 
 def _dropped(request: web.Request) -> web.StreamResponse:
@@ -58,9 +56,8 @@ async def _write(request: web.Request, response: web.StreamResponse | None,
                  event: Event) -> web.StreamResponse | None:
     """Translate one event of the player; returns the response it belongs to (None: none yet)."""
     if isinstance(event, Body):
-        whole = web.Response(status=event.status, body=event.body, headers=event.headers)
-        whole.content_type = event.content_type
-        return whole
+        return web.Response(status=event.status, body=event.body, headers=event.headers,
+                            content_type=event.content_type)
     if isinstance(event, Head):
         stream = web.StreamResponse(status=event.status, headers=event.headers)
         stream.content_type = event.content_type
@@ -84,7 +81,5 @@ async def _write(request: web.Request, response: web.StreamResponse | None,
 
 def build_app(model: OnyxModel, clock: SimClock) -> web.Application:
     app = web.Application()
-    app[MODEL_KEY] = model
-    app[CLOCK_KEY] = clock
-    app.add_routes(routes)
+    app.router.add_route("*", "/{tail:.*}", _handler(model, clock))
     return app

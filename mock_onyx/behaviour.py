@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mock_onyx.draws import unit_draw
+from mock_onyx.draws import draw_prefix, prefixed_draw, unit_draw
 from mock_onyx.endpoints import Endpoint, FaultKind
 from mock_onyx.profile import Profile
 
@@ -41,7 +41,7 @@ class Draw:
     attempt: int
     latency_s: float
     fault: FaultKind | None
-    fault_at_s: float  # when a reset, error packet or truncated line happens
+    fault_at_s: float | None  # when a reset, error packet or truncated line happens (None: no fault)
     error_latency_s: float  # how long an error status takes to come back
 
 
@@ -52,10 +52,15 @@ class Behaviour:
         self.profile = profile
         self._latency = {endpoint: profile.latency_of(endpoint) for endpoint in Endpoint}
         self._faults = {endpoint: _by_precedence(profile.faults_of(endpoint)) for endpoint in Endpoint}
+        # the fixed leading parts of the two draws every request makes, joined once
+        self._latency_prefix = {endpoint: draw_prefix(profile.seed, "latency", endpoint) for endpoint in Endpoint}
+        self._error_prefix = {endpoint: draw_prefix(profile.seed, "error_latency", endpoint) for endpoint in Endpoint}
+        # one fixed draw per endpoint: drawn once here, not on every rejected request
+        self._rejection_latency = {endpoint: profile.error_latency.quantile(
+            unit_draw(profile.seed, "error_latency", endpoint, REJECTION_KEY, 0)) for endpoint in Endpoint}
 
     def latency_s(self, endpoint: Endpoint, key: str, attempt: int = 1) -> float:
-        u = unit_draw(self.profile.seed, "latency", endpoint, key, attempt)
-        return self._latency[endpoint].quantile(u)
+        return self._latency[endpoint].quantile(prefixed_draw(self._latency_prefix[endpoint], key, attempt))
 
     def fault(self, endpoint: Endpoint, key: str, attempt: int = 1) -> FaultKind | None:
         """The first kind in ``FAULT_PRECEDENCE`` whose own keyed uniform is below its probability."""
@@ -66,18 +71,19 @@ class Behaviour:
 
     def rejection_latency_s(self, endpoint: Endpoint) -> float:
         """How long a rejected request (403, 404, 422) takes: one fixed draw per endpoint."""
-        u = unit_draw(self.profile.seed, "error_latency", endpoint, REJECTION_KEY, 0)
-        return self.profile.error_latency.quantile(u)
+        return self._rejection_latency[endpoint]
 
     def draw(self, endpoint: Endpoint, key: str, attempt: int) -> Draw:
         seed = self.profile.seed
         latency = self.latency_s(endpoint, key, attempt)
-        low, high = FAULT_WINDOW
-        where = low + (high - low) * unit_draw(seed, "fault_at", endpoint, key, attempt)
-        error_u = unit_draw(seed, "error_latency", endpoint, key, attempt)
-        return Draw(endpoint=endpoint, key=key, attempt=attempt, latency_s=latency,
-                    fault=self.fault(endpoint, key, attempt), fault_at_s=latency * where,
-                    error_latency_s=self.profile.error_latency.quantile(error_u))
+        fault = self.fault(endpoint, key, attempt)
+        fault_at_s = None
+        if fault is not None:  # drawn only when used: the draw is keyed, so skipping it changes no other
+            low, high = FAULT_WINDOW
+            fault_at_s = latency * (low + (high - low) * unit_draw(seed, "fault_at", endpoint, key, attempt))
+        error_u = prefixed_draw(self._error_prefix[endpoint], key, attempt)
+        return Draw(endpoint=endpoint, key=key, attempt=attempt, latency_s=latency, fault=fault,
+                    fault_at_s=fault_at_s, error_latency_s=self.profile.error_latency.quantile(error_u))
 
 
 def _by_precedence(faults: dict[FaultKind, float]) -> tuple[tuple[FaultKind, float], ...]:

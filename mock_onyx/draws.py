@@ -16,6 +16,19 @@ _SCALE = float(2**64)
 
 def unit_draw(seed: int, *parts: object) -> float:
     """A number in [0, 1) fixed by ``seed`` and ``parts``; uniform over keys."""
-    text = "\x1f".join([str(seed), *(str(part) for part in parts)])
+    return _unit("\x1f".join(map(str, (seed, *parts))))
+
+
+def draw_prefix(seed: int, *parts: object) -> str:
+    """The fixed leading parts of many draws, joined once: ``prefixed_draw(draw_prefix(seed, *a), *b)``
+    is ``unit_draw(seed, *a, *b)`` (the mock's hot path draws per request with a known prefix)."""
+    return "\x1f".join(map(str, (seed, *parts)))
+
+
+def prefixed_draw(prefix: str, *parts: object) -> float:
+    return _unit("\x1f".join(map(str, (prefix, *parts))))
+
+
+def _unit(text: str) -> float:
     digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / _SCALE

@@ -39,6 +39,7 @@ def damage(reply: Reply, draw: Draw) -> Reply:
     if draw.fault is None or draw.fault is FaultKind.EMPTY_ANSWER or isinstance(reply, HangReply):
         return reply
     at = draw.fault_at_s
+    assert at is not None  # drawn whenever a fault is
     if isinstance(reply, BodyReply):
         return _damage_body(reply, draw)
     before = tuple(chunk for chunk in reply.chunks if chunk.at_s < at)
@@ -55,8 +56,10 @@ def damage(reply: Reply, draw: Draw) -> Reply:
 
 def _damage_body(reply: BodyReply, draw: Draw) -> Reply:
     half = reply.body[: max(1, len(reply.body) // 2)]
+    at = draw.fault_at_s
+    assert at is not None  # drawn whenever a fault is
     if draw.fault is FaultKind.RESET:
-        return StreamReply(reply.status, (Chunk(draw.fault_at_s, half),), end_s=draw.fault_at_s,
+        return StreamReply(reply.status, (Chunk(at, half),), end_s=at,
                            cut=True, content_type=reply.content_type)
     if draw.fault is FaultKind.MALFORMED:
         return BodyReply(reply.status, half, reply.delay_s, reply.content_type, reply.headers)

@@ -16,6 +16,7 @@ Attempts are counted only for requests that pass authentication and validation.
 
 from __future__ import annotations
 
+import hmac
 import math
 import re
 import uuid
@@ -44,6 +45,7 @@ from mock_onyx.replies import (
     Outcome,
     Reply,
     StreamReply,
+    json_bytes,
     json_reply,
     ndjson_line,
 )
@@ -55,7 +57,8 @@ NO_KEY = "-"
 
 @dataclass(frozen=True)
 class MockRequest:
-    """A request as the model sees it; header and cookie names in lower case."""
+    """A request as the model sees it. ``headers`` is read with lower-case names: a mapping whose
+    names are lower case, or a case-insensitive one (aiohttp's); cookie names as sent."""
 
     method: str
     path: str
@@ -77,6 +80,7 @@ _Handler = Callable[["OnyxModel", MockRequest, dict[str, str]], "_Accepted | Bod
 
 
 MAX_PIECES = 1000
+PERSONAS_BODY = json_bytes(list(content.PERSONAS))  # the same every time: encoded once
 
 
 class OnyxModel:
@@ -138,7 +142,7 @@ class OnyxModel:
         return _Accepted(_file_key(ids), lambda draw: json_reply(200, status, draw.latency_s))
 
     def _persona(self, request: MockRequest, _: dict[str, str]) -> _Accepted | BodyReply:
-        return _Accepted(NO_KEY, lambda draw: json_reply(200, list(content.PERSONAS), draw.latency_s))
+        return _Accepted(NO_KEY, lambda draw: BodyReply(200, PERSONAS_BODY, draw.latency_s))
 
     def _create_chat_session(self, request: MockRequest, _: dict[str, str]) -> _Accepted | BodyReply:
         body = self._parse(ChatSessionCreationRequest, request, Endpoint.CREATE_CHAT_SESSION)
@@ -274,11 +278,29 @@ def _file_key(ids: list[int]) -> str:
     return "file:" + ",".join(str(i) for i in sorted(ids))
 
 
+# Auth config. With ``require_auth`` on, Onyx's forms of credentials pass: any API key of its form
+# (``Authorization: Bearer on_...``) or any ``fastapiusersauth`` session cookie. ``require_api_key``
+# narrows that to one value, as a real server knows its keys (``onyx-bench serve --require-auth``
+# with ONYX_MOCK_API_KEY set): anything else, a wrong key included, gets Onyx's 403. Process-wide,
+# as ``serve`` runs one server per process; None, the default, keeps the open rule.
+_required_api_key: bytes | None = None
+
+
+def require_api_key(key: str | None) -> None:
+    """Accept only ``key`` (as a bearer API key, or as the session cookie); None: Onyx's forms."""
+    global _required_api_key
+    _required_api_key = None if key is None else key.encode()
+
+
 def _authenticated(request: MockRequest) -> bool:
-    if request.cookies.get("fastapiusersauth"):
-        return True
+    cookie = request.cookies.get("fastapiusersauth")
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and token.startswith("on_")
+    bearer = token if scheme.lower() == "bearer" else ""
+    required = _required_api_key
+    if required is None:
+        return bool(cookie) or bearer.startswith("on_")
+    # compare_digest: no timing difference tells a caller how much of a guess was right
+    return any(hmac.compare_digest(given.encode(), required) for given in (bearer, cookie) if given)
 
 
 _ROUTES: tuple[tuple[str, re.Pattern[str], Endpoint, _Handler], ...] = (

@@ -22,8 +22,7 @@ wait is the ticket's, which the crash wakes. Without one, the player is as cheap
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from mock_onyx.capacity import Capacity, Ticket
@@ -108,7 +107,8 @@ def timeline(outcome: Outcome) -> list[tuple[float | None, Event]]:
     """Each event of the reply with its time from arrival (None: at once, without waiting)."""
     reply = outcome.reply
     if isinstance(reply, BodyReply):
-        headers = {**outcome.draw_headers, **dict(reply.headers)}
+        headers = outcome.draw_headers
+        headers.update(reply.headers)
         return [(reply.delay_s, Body(reply.status, headers, reply.content_type, reply.body))]
     if isinstance(reply, HangReply):
         return [(reply.limit_s, Body(504, {}, JSON_TYPE, GATEWAY_TIMEOUT))]
@@ -117,20 +117,28 @@ def timeline(outcome: Outcome) -> list[tuple[float | None, Event]]:
             (reply.end_s, Cut() if reply.cut else End())]
 
 
-@contextmanager
-def _counted(outcome: Outcome, stats: ServerStats, ticket: Ticket | None = None) -> Iterator[None]:
+class _counted:  # noqa: N801 (used as a context manager, like the function it replaced)
     """Record a routed request and count it in flight; a play stopped early is a disconnect
     (unless the server crashed under it: the crash counted it, and aborting its connection
-    cancels the adapter)."""
-    endpoint = outcome.endpoint
-    if endpoint is None:
-        yield
-        return
-    stats.record(endpoint, outcome.status, outcome.fault, outcome.run)
-    with stats.in_flight(endpoint, outcome.run):
-        try:
-            yield
-        except BaseException:  # closed (GeneratorExit) or cancelled before the reply ended
-            if ticket is None or not ticket.crashed:
-                stats.record_disconnect(endpoint, outcome.run)
-            raise
+    cancels the adapter). A class rather than ``@contextmanager``: a generator per request costs
+    a measurable share of the mock's CPU at zero latency."""
+
+    __slots__ = ("_outcome", "_stats", "_ticket")
+
+    def __init__(self, outcome: Outcome, stats: ServerStats, ticket: Ticket | None = None) -> None:
+        self._outcome, self._stats, self._ticket = outcome, stats, ticket
+
+    def __enter__(self) -> None:
+        outcome = self._outcome
+        if outcome.endpoint is not None:
+            self._stats.record(outcome.endpoint, outcome.status, outcome.fault, outcome.run)
+            self._stats.enter(outcome.endpoint, outcome.run)
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        outcome = self._outcome
+        if outcome.endpoint is None:
+            return
+        self._stats.leave(outcome.endpoint, outcome.run)
+        # closed (GeneratorExit) or cancelled before the reply ended
+        if kind is not None and (self._ticket is None or not self._ticket.crashed):
+            self._stats.record_disconnect(outcome.endpoint, outcome.run)

@@ -17,8 +17,7 @@ worker busy) and ``queue_wait_s`` (their simulated seconds of waiting, in total)
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 from mock_onyx.endpoints import Endpoint, FaultKind
@@ -77,6 +76,7 @@ class ServerStats:
 
     def reset(self) -> None:
         self._total = _Counters()
+        self._total_only = (self._total,)
         self._runs: dict[str, _Counters] = {}
 
     def _run(self, run: str) -> _Counters:
@@ -85,8 +85,8 @@ class ServerStats:
             counters = self._runs[run] = _Counters()
         return counters
 
-    def _of(self, run: str) -> list[_Counters]:
-        return [self._total] if run == UNLABELLED else [self._total, self._run(run)]
+    def _of(self, run: str) -> tuple[_Counters, ...]:
+        return self._total_only if run == UNLABELLED else (self._total, self._run(run))
 
     def next_attempt(self, endpoint: Endpoint, key: str, run: str = UNLABELLED) -> int:
         """Count one more attempt of ``key`` at ``endpoint`` in ``run``; return its number (1, 2, ...)."""
@@ -125,17 +125,14 @@ class ServerStats:
             counters.queue_waits += 1
             counters.queue_wait_s += wait_s
 
-    @contextmanager
-    def in_flight(self, endpoint: Endpoint, run: str = UNLABELLED) -> Iterator[None]:
-        """Count a request as in flight from its arrival until its reply has ended."""
-        counters = self._of(run)
-        for c in counters:
-            c.enter(endpoint)
-        try:
-            yield
-        finally:
-            for c in counters:
-                c.leave(endpoint)
+    def enter(self, endpoint: Endpoint, run: str = UNLABELLED) -> None:
+        """A request is in flight from its arrival (``enter``) until its reply has ended (``leave``)."""
+        for counters in self._of(run):
+            counters.enter(endpoint)
+
+    def leave(self, endpoint: Endpoint, run: str = UNLABELLED) -> None:
+        for counters in self._of(run):
+            counters.leave(endpoint)
 
     def snapshot(self, run: str | None = None) -> dict[str, Any]:
         if run is None or run == UNLABELLED:

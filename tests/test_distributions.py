@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mock_onyx import Behaviour, ConfigError, Endpoint, parse_distribution, profile_from_mapping
-from mock_onyx.draws import unit_draw
+from mock_onyx.draws import draw_prefix, prefixed_draw, unit_draw
 from tests.conftest import make_profile
 
 
@@ -111,3 +111,11 @@ def test_an_empirical_csv_that_is_not_text_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "lat.csv").write_bytes(b"\xff\xfe1\n")
     with pytest.raises(ConfigError, match="not UTF-8 text"):
         parse_distribution("empirical(lat.csv)", "latency.send_message", tmp_path)
+
+
+def test_a_prefixed_draw_is_the_unit_draw_of_all_its_parts() -> None:
+    # the mock's hot path joins a draw's fixed leading parts once; the number must not change
+    for seed, endpoint, key, attempt in ((1, Endpoint.SEND_MESSAGE, "file:7", 1), (0, Endpoint.PERSONA, "-", 12),
+                                         (2**40, Endpoint.INDEXING_STATUS, "file:1,2", 3)):
+        prefix = draw_prefix(seed, "latency", endpoint)
+        assert prefixed_draw(prefix, key, attempt) == unit_draw(seed, "latency", endpoint, key, attempt)
