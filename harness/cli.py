@@ -10,6 +10,7 @@ what it runs (the runner, the server, pandas and matplotlib for the reports) in 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import gc
 import json
 import os
@@ -34,9 +35,12 @@ from harness.cli_sweep import (
 from harness.cli_tune import tune
 from harness.modes import STRATEGY_KINDS, Mode, TransportKind
 from harness.overhead import inflight_warning, overhead_warning
+from harness.target import redact, target_options
 from mock_onyx.errors import ConfigError
 
 EXIT_BAD_INPUT = 2
+# The one key a mock started with ``serve --require-auth`` accepts (the server's side of ONYX_API_KEY).
+MOCK_API_KEY_VARIABLE = "ONYX_MOCK_API_KEY"
 EXIT_INTERRUPTED = 130
 
 
@@ -64,11 +68,17 @@ class _OneLineErrors(click.Group):
             _fail(error.format_message(), error.exit_code)
         except click.Abort:
             _fail("interrupted", EXIT_INTERRUPTED)
+        except Exception as error:  # a bug: its traceback as Python prints it, but never a credential
+            import traceback
+
+            click.echo(redact("".join(traceback.format_exception(error))).rstrip(), err=True)
+            sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
 
 def _fail(message: str, status: int) -> None:
-    click.echo(f"onyx-bench: error: {message}", err=True)
+    # A message may quote what a server or an HTTP library said: never a credential value.
+    click.echo(f"onyx-bench: error: {redact(message)}", err=True)
     sys.exit(status)
 
 
@@ -108,16 +118,33 @@ def build_profile(profile_path: Path | None, latency: tuple[str, ...], fault: tu
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port to bind; 0 picks a free one.")
+@click.option("--require-auth", is_flag=True,
+              help=f"Demand credentials, as Onyx does (403 without): with {MOCK_API_KEY_VARIABLE} set, that "
+                   f"key alone (as a bearer API key or the session cookie); else any on_... key or cookie.")
+@click.option("--as-real-onyx", is_flag=True,
+              help="Hide /_mock/* (404), so that onyx-bench takes the server for a real Onyx: real time, "
+                   "confirmation, caps.")
+@click.option("--behind-proxy", is_flag=True,
+              help="Serve the API only under /api, every other path the web app's 404 page, as Onyx "
+                   "behind its nginx.")
 def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str, ...],
-          seed: int | None, time_scale: float | None, host: str, port: int) -> None:
+          seed: int | None, time_scale: float | None, host: str, port: int, require_auth: bool,
+          as_real_onyx: bool, behind_proxy: bool) -> None:
     """Serve the mock Onyx API until interrupted (SIGINT or SIGTERM)."""
     import asyncio
 
+    from mock_onyx.disguise import disguises
+    from mock_onyx.model import require_api_key
+    from mock_onyx.profile import flag_overrides, load_profile
     from mock_onyx.server import serve_until_signalled
 
-    profile = build_profile(profile_path, latency, fault, seed, time_scale)
+    overrides = flag_overrides(latency, fault, seed, time_scale)
+    profile = load_profile(profile_path, {**overrides, "require_auth": True} if require_auth else overrides)
+    key = os.environ.get(MOCK_API_KEY_VARIABLE) or None
+    require_api_key(key if profile.require_auth else None)  # the key matters only where auth is required
     try:
-        asyncio.run(serve_until_signalled(profile, host, port, announce=click.echo))
+        asyncio.run(serve_until_signalled(profile, host, port, announce=click.echo,
+                                          middlewares=disguises(as_real_onyx, behind_proxy)))
     except OSError as error:
         raise ConfigError(f"--host {host} --port {port}", f"cannot listen there ({error.strerror})",
                           "choose another address, or --port 0 for a free port") from None
@@ -144,9 +171,7 @@ def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str,
 @idle_timeout_option("The frontend drops the run after S simulated seconds without a progress event "
                      "(nginx's default is 60; default: never). Unfinished items then fail as 'dropped'.")
 @profile_options
-@click.option("--target", metavar="URL",
-              help="A running server (onyx-bench serve, or a real Onyx: credentials from "
-                   "ONYX_API_KEY or ONYX_SESSION_COOKIE) instead of the embedded mock.")
+@target_options
 @click.option("--transport", type=click.Choice([k.value for k in TransportKind]), default="aiohttp",
               show_default=True, help="httpx over aiohttp, or httpx's stock transport (production's).")
 @click.option("--mode", type=click.Choice([m.value for m in Mode]), default="real", show_default=True,
@@ -156,7 +181,8 @@ def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str,
 def run(files: int, folders: int, strategy: str, size: int | None, heartbeat: float | None, retry: str | None,
         rate_limit: float | None, idle_timeout: float | None, profile_path: Path | None,
         latency: tuple[str, ...], fault: tuple[str, ...], seed: int | None, time_scale: float | None,
-        target: str | None, transport: str, mode: str, as_json: bool) -> None:
+        target: str | None, credentials_file: Path | None, yes: bool, dry_run: bool, max_in_flight: int,
+        max_calls: int, transport: str, mode: str, as_json: bool) -> None:
     """Run one strategy over N files (and M folders) and measure it, in simulated seconds."""
     from harness.runner import RunConfig
     from harness.strategies import make_strategy
@@ -168,15 +194,19 @@ def run(files: int, folders: int, strategy: str, size: int | None, heartbeat: fl
     config = RunConfig(files=files, folders=folders,
                        strategy=make_strategy(strategy, size, heartbeat or 0.0, retry, rate_limit or 0.0),
                        profile=build_profile(profile_path, latency, fault, seed, time_scale),
-                       target=target, transport=TransportKind(transport), mode=Mode(mode),
-                       idle_timeout_s=idle_timeout)
-    if target is not None and config.mode is Mode.REAL:
-        import asyncio
+                       transport=TransportKind(transport), mode=Mode(mode), idle_timeout_s=idle_timeout)
+    if target is None:
+        from harness.cli_target import refuse_target_flags
 
-        from harness.probe import probe_target
-        from harness.transports import Credentials
+        refuse_target_flags(click.get_current_context())
+    else:
+        from harness.cli_target import TargetFlags
 
-        asyncio.run(probe_target(target, Credentials.from_environment()))
+        session = _open_run_target(config, TargetFlags(target, credentials_file, yes, dry_run, max_in_flight,
+                                                       max_calls))
+        if session is None:  # a dry run: the plan is printed, nothing is sent
+            return
+        config = dataclasses.replace(config, target=session.target.url, session=session)
     result = _run_with_progress(config)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
@@ -188,6 +218,13 @@ def run(files: int, folders: int, strategy: str, size: int | None, heartbeat: fl
                     inflight_warning(summary.server_peak_inflight, summary.client_peak_inflight)):
         if warning is not None and config.mode is Mode.REAL:
             click.echo(warning, err=True)
+    if config.session is not None:
+        from harness.call_plan import NOT_SENT
+
+        held = sum(f"{NOT_SENT}: " in o.reason for o in result.outcomes)
+        if held:
+            click.echo(f"caps: {held} item(s) failed on a call that --max-calls or --max-in-flight held back "
+                       f"(not sent; their reasons say which)", err=True)
     if summary.files_failed and not summary.files_ok:
         kinds = Counter(str(o.error_kind) for o in result.outcomes if o.error_kind is not None)
         raise click.ClickException(
@@ -198,25 +235,47 @@ def run(files: int, folders: int, strategy: str, size: int | None, heartbeat: fl
 LONG_RUN_S = 5.0  # a run expected to take longer states its expected wall time and shows progress
 
 
-def _run_with_progress(config: Any) -> Any:
-    """``run_blocking``; a long run (or one against a target, whose pace is unknown) first states
-    its expected wall time, then shows files done as they finish."""
-    import dataclasses
+def _open_run_target(config: Any, flags: Any) -> Any:
+    """The run's ``TargetSession`` (``harness.cli_target``), or None after a dry run."""
+    from harness.call_plan import plan_calls
+    from harness.cli_target import open_target
 
+    if config.mode is Mode.VIRTUAL:
+        raise ConfigError("--target", "a running server cannot be run on virtual time",
+                          "drop --target, or use --mode real")
+    strategy = config.strategy
+    plan = plan_calls(strategy.name, strategy.size, config.files, config.folders, strategy.retry.text)
+    return open_target(flags, [(plan, 1)], lambda target: _expected_wall_s(config, target),
+                       "the target taken for a real Onyx (real time)")
+
+
+def _expected_wall_s(config: Any, target: Any) -> float:
+    """Wall seconds the run should take against ``target``: a mock's own profile, or in real time
+    with this command's profile for a real Onyx (and for a target not asked yet: a dry run)."""
+    from harness.cli_target import at_real_time
+    from harness.estimate import run_wall_s
+
+    profile = target.profile if target is not None and target.is_mock else at_real_time(config.profile)
+    return run_wall_s(config.strategy.name, config.strategy.size, config.files + config.folders, profile,
+                      config.mode)
+
+
+def _run_with_progress(config: Any) -> Any:
+    """``run_blocking``; a long run (or one against a target) first states its expected wall time,
+    then shows files done as they finish."""
     from harness.cli_progress import Progress, about
     from harness.estimate import run_wall_s
     from harness.runner import run_blocking
 
     items = config.files + config.folders
-    expected = None if config.target else run_wall_s(config.strategy.name, config.strategy.size, items,
-                                                     config.profile, config.mode)
-    if expected is not None and expected < LONG_RUN_S:
+    expected = (_expected_wall_s(config, config.session.target) if config.session is not None
+                else run_wall_s(config.strategy.name, config.strategy.size, items, config.profile, config.mode))
+    if expected < LONG_RUN_S:
         return run_blocking(config)
     scale = "" if config.mode is Mode.VIRTUAL or config.target else f" at time scale {config.profile.time_scale:g}"
     name = config.strategy.name + ("" if config.strategy.size is None else f"={config.strategy.size}")
     what = f"{config.files} files" + (f" + {config.folders} folders" if config.folders else "")
-    click.echo(f"{name} over {what}{scale}: "
-               f"{'wall time unknown (a target)' if expected is None else about(expected)}", err=True)
+    click.echo(f"{name} over {what}{scale}: {about(expected)}", err=True)
     with Progress(items, "items" if config.folders else "files", expected_s=expected) as progress:
         return run_blocking(dataclasses.replace(
             config, on_item_done=lambda done: progress.advance(done - progress.done)))

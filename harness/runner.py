@@ -19,6 +19,7 @@ import httpx
 import looptime
 
 from harness.cache import ContextCache
+from harness.call_plan import CappedTransport
 from harness.expected import closed_form_applies, expected_makespan_s, expected_mean_makespan_s
 from harness.extractor import OnyxExtractor, Timeouts
 from harness.frontend import Watched, run_watched
@@ -29,7 +30,8 @@ from harness.outcomes import ItemKind, Status, WorkItem
 from harness.progress import max_gap_s
 from harness.results import RunResult, RunSummary, capacity_counts, count
 from harness.strategies import Adaptive, RunContext, Strategy, limit_trace, start_limiter
-from harness.transports import Credentials, TransportKind, harness_client
+from harness.target import TargetSession, redact
+from harness.transports import Credentials, TransportKind, harness_client, make_transport
 from mock_onyx import (
     ConfigError,
     OnyxBenchError,
@@ -58,6 +60,9 @@ class RunConfig:
     folders: int = 0
     profile: Profile = field(default_factory=load_profile)
     target: str | None = None  # None: start the mock embedded with ``profile``
+    # The CLI's target, resolved and checked (``harness.target``): its credentials and caps. None
+    # with a ``target``: the URL is used as given, with credentials from the environment, no caps.
+    session: TargetSession | None = None
     transport: TransportKind = TransportKind.AIOHTTP
     timeouts: Timeouts = Timeouts()
     cache: ContextCache | None = None  # the seed's context cache, shared across runs
@@ -81,6 +86,7 @@ class _Target:
     profile: Profile | None  # the mock's profile, when the target is a mock
     transport: httpx.AsyncBaseTransport | None = None  # in virtual mode: the in-process mock
     model: OnyxModel | None = None  # an embedded mock's (its stats are read from it)
+    root: str = ""  # where a mock target serves /_mock/* ("": the client's base URL)
 
 
 @asynccontextmanager
@@ -98,6 +104,10 @@ async def _target(config: RunConfig) -> AsyncIterator[_Target]:
     if config.target is None:
         async with running_server(config.profile) as server:
             yield _Target(server.url, config.profile.time_scale, config.profile, model=server.model)
+        return
+    if config.session is not None:
+        resolved = config.session.target
+        yield _Target(resolved.url, resolved.time_scale, resolved.profile, root=resolved.root)
         return
     profile = await _remote_mock_profile(config.target)
     yield _Target(config.target.rstrip("/"), profile.time_scale if profile else REAL_TIME, profile)
@@ -123,12 +133,17 @@ async def run_once(config: RunConfig) -> RunResult:
     async with _target(config) as target:
         clock = SimClock(target.time_scale, wake_early_s=0.0 if config.mode is Mode.VIRTUAL
                          else SELECTOR_ROUNDING_S)
-        credentials = Credentials.from_environment() if config.target else Credentials()
+        session = config.session
+        credentials = (session.credentials if session else Credentials.from_environment() if config.target
+                       else Credentials())
         # Against a running server every request names this run: the mock counts attempts and
         # stats per run, so two identical runs against it draw the same latencies and faults.
         # An embedded mock serves this run alone and needs no label.
         run_id = uuid.uuid4().hex if config.target is not None else ""
-        async with harness_client(target.url, config.transport, credentials, target.transport,
+        # Over sockets to a target, held to the session's caps (harness.call_plan)
+        transport = (CappedTransport(make_transport(config.transport), session.max_in_flight, session.max_calls)
+                     if session is not None and target.transport is None else target.transport)
+        async with harness_client(target.url, config.transport, credentials, transport,
                                   headers={RUN_HEADER: run_id} if run_id else {}) as (client, counter):
             with GC_PAUSE.held() if config.mode is Mode.REAL else nullcontext():
                 origin = clock.now()
@@ -144,7 +159,10 @@ async def run_once(config: RunConfig) -> RunResult:
                 makespan = ctx.now() if dropped_at is None else dropped_at
             if config.cache is not None and cached is None and dropped_at is None:
                 config.cache.put(items, outcomes)
-            stats = await _mock_stats(client, run_id, target.model) if target.profile is not None else None
+            stats = (await _mock_stats(client, run_id, target.model, target.root)
+                     if target.profile is not None else None)
+        if config.target is not None:  # a reason quoting a header or the server must not carry a secret
+            outcomes = tuple(dataclasses.replace(o, reason=redact(o.reason)) for o in outcomes)
     expected = expected_mean = None
     file_ids = [item.id for item in items]
     # No closed form for a run cut short, or paced by a rate limit (it assumes neither).
@@ -193,8 +211,8 @@ async def _model_makespan_s(config: RunConfig, profile: Profile | None, expected
         return makespan
     if profile is None or not replayable:
         return None
-    replay = dataclasses.replace(config, mode=Mode.VIRTUAL, cache=None, target=None, profile=profile,
-                                 on_item_done=None)
+    replay = dataclasses.replace(config, mode=Mode.VIRTUAL, cache=None, target=None, session=None,
+                                 profile=profile, on_item_done=None)
     # A thread of its own: a virtual-time loop cannot run inside this (real-time) one.
     result = await asyncio.to_thread(run_blocking, replay)
     return result.summary.makespan_s
@@ -236,14 +254,15 @@ class _GcPause:
 GC_PAUSE = _GcPause()
 
 
-async def _mock_stats(client: httpx.AsyncClient, run_id: str,
-                      model: OnyxModel | None = None) -> dict[str, Any] | None:
+async def _mock_stats(client: httpx.AsyncClient, run_id: str, model: OnyxModel | None = None,
+                      root: str = "") -> dict[str, Any] | None:
     """The mock's counters for this run alone: an embedded one's read from it (a crashed server
-    refuses connections until it restarts), as the JSON that ``/_mock/stats`` would serve."""
+    refuses connections until it restarts), as the JSON that ``/_mock/stats`` would serve; a
+    target's from its root (``root``: a mock behind a proxy serves its API under /api, not these)."""
     if model is not None:
         return json.loads(json.dumps(model.stats.snapshot(run_id)))
     try:
-        response = await client.get("/_mock/stats", params={"run": run_id} if run_id else None)
+        response = await client.get(f"{root}/_mock/stats", params={"run": run_id} if run_id else None)
     except httpx.HTTPError:
         return None
     return response.json() if response.status_code == 200 else None

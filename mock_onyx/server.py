@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from mock_onyx.aiohttp_app import build_app
 from mock_onyx.clock import SimClock
@@ -30,11 +31,15 @@ class RunningServer:
 
 
 @asynccontextmanager
-async def running_server(profile: Profile, host: str = LOOPBACK, port: int = 0) -> AsyncIterator[RunningServer]:
-    """Serve ``profile`` on ``host:port`` (port 0: an ephemeral one) for the block's duration."""
+async def running_server(profile: Profile, host: str = LOOPBACK, port: int = 0,
+                         middlewares: Sequence[Middleware] = ()) -> AsyncIterator[RunningServer]:
+    """Serve ``profile`` on ``host:port`` (port 0: an ephemeral one) for the block's duration,
+    through ``middlewares`` (``mock_onyx.disguise``; none by default)."""
     model = OnyxModel(profile)
     clock = SimClock(profile.time_scale)
-    runner = web.AppRunner(build_app(model, clock), handler_cancellation=True, access_log=None,
+    app = build_app(model, clock)
+    app.middlewares.extend(middlewares)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
                            shutdown_timeout=SHUTDOWN_GRACE_S)
     await runner.setup()
     listener = _Listener(runner, host, port, clock)
@@ -96,13 +101,13 @@ class _Listener:
             self._server = None
 
 
-async def serve_until_signalled(profile: Profile, host: str, port: int,
-                                announce: Callable[[str], None]) -> None:
+async def serve_until_signalled(profile: Profile, host: str, port: int, announce: Callable[[str], None],
+                                middlewares: Sequence[Middleware] = ()) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with running_server(profile, host, port) as server:
+    async with running_server(profile, host, port, middlewares) as server:
         announce(f"listening on {server.url}")
         await stop.wait()
