@@ -13,11 +13,14 @@ import click
 
 from harness.modes import Mode
 from harness.overhead import inflight_warning, overhead_warning
+from harness.target import target_options
 from reports.formats import DEFAULT_IDLE_TIMEOUT_S, IMAGE_FORMATS
 
 if TYPE_CHECKING:  # the commands import these (pandas, matplotlib, the runner) in their bodies
+    from harness.cli_target import TargetFlags
     from harness.store import CaseFailure, ResultsStore
     from harness.sweep import SweepPlan
+    from harness.target import ResolvedTarget, TargetSession
     from reports.cross_check import CrossCheckRow
     from scenarios import Case, LoadedScenario
 
@@ -67,22 +70,26 @@ def list_scenarios(name: str | None) -> None:
 
 
 def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool,
-           command_out: Path | None = None) -> ResultsStore:
+           command_out: Path | None = None, session: TargetSession | None = None) -> ResultsStore:
     """Run (or finish) a sweep, stating its expected wall time first and its progress as it goes;
     on Ctrl-C (or SIGTERM) keep what finished, print the command that finishes it and exit 130
-    (or 143); if cases failed, store every other one, name them and exit 1."""
+    (or 143); if cases failed, store every other one, name them and exit 1. Against a target
+    (``session``) the cases run one at a time, in this process."""
     from harness.cli_progress import Progress, about
     from harness.store import ResultsStore
     from harness.sweep import SweepTerminated, executor_for, plan_sweep, run_sweep, sigterm_interrupts
 
     store = ResultsStore(out)
-    plan: SweepPlan = plan_sweep(loaded, store, resume)
-    expected = _expected_wall_s(loaded, plan, jobs)
+    plan: SweepPlan = plan_sweep(loaded, store, resume, session=session)
+    jobs = 1 if session is not None else jobs
+    expected = _expected_wall_s(loaded, [task.case for task in plan.tasks], jobs,
+                                None if session is None else session.target, on_target=session is not None)
     click.echo(f"{loaded.scenario.name}: {plan.total} cases, {plan.already_done} already done, "
                f"{len(plan.tasks)} to run with {jobs} job(s), {about(expected)}; results in {out}", err=True)
     try:
         with sigterm_interrupts(), Progress(plan.total, "cases", plan.already_done, expected) as progress:
-            failures = run_sweep(plan, store, executor_for(jobs), on_case=lambda case: progress.advance())
+            failures = run_sweep(plan, store, executor_for(jobs, session),
+                                 on_case=lambda case: progress.advance())
     except KeyboardInterrupt as interruption:
         terminated = isinstance(interruption, SweepTerminated)
         click.echo(f"{'terminated' if terminated else 'interrupted'}: {len(store.finished())} of "
@@ -95,19 +102,25 @@ def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool,
     return store
 
 
-def _expected_wall_s(loaded: LoadedScenario, plan: SweepPlan, jobs: int) -> float:
+def _expected_wall_s(loaded: LoadedScenario, cases: list[Case], jobs: int, target: ResolvedTarget | None = None,
+                     on_target: bool = False) -> float:
+    """Wall seconds for ``cases``: on the scenario's mock, or against a target (``on_target``):
+    at a mock's own profile, else in real time at the scenario's latencies, for a real Onyx and
+    for a target not asked yet (``target`` None: a dry run)."""
+    from harness.cli_target import at_real_time
     from harness.estimate import run_wall_s, sweep_wall_s
 
     profile = loaded.scenario.profile(0, loaded.source, loaded.base_dir)
     mode = Mode(loaded.scenario.mode)
+    if on_target:
+        profile = target.profile if target is not None and target.profile is not None else at_real_time(profile)
+        mode = Mode.REAL
     walls: dict[tuple[str, int | None, int], float] = {}
-    for task in plan.tasks:
-        case = task.case
+    for case in cases:
         key = (case.kind, case.size, case.files + case.folders)
         if key not in walls:
             walls[key] = run_wall_s(case.kind, case.size, key[2], profile, mode)
-    return sweep_wall_s((walls[(t.case.kind, t.case.size, t.case.files + t.case.folders)]
-                         for t in plan.tasks), jobs)
+    return sweep_wall_s((walls[(c.kind, c.size, c.files + c.folders)] for c in cases), jobs)
 
 
 @dataclass(frozen=True)
@@ -211,11 +224,14 @@ def scenario_options(command: Any) -> Any:
                      "(default: the scenario's idle_timeout_s, else never).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"results": DIR, "answer": [...], "summary": [...], "report": PATH or null}.')
+@target_options
 def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float | None, jobs: int,
           mode: str | None, out: Path | None, resume: bool, with_report: bool, idle_timeout: float | None,
-          as_json: bool) -> None:
+          as_json: bool, target: str | None, credentials_file: Path | None, yes: bool, dry_run: bool,
+          max_in_flight: int, max_calls: int) -> None:
     """Run every case of SCENARIO (a built-in name or a TOML path), store the results, and say
-    what they show."""
+    what they show. With --target, every case runs against that server, one at a time."""
+    from harness.cli_target import TargetFlags, refuse_target_flags
     from harness.store import load_files, load_manifest, load_runs
     from reports.answer import answer_lines, planned_cases
     from reports.summary import summary_table
@@ -223,10 +239,19 @@ def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float |
 
     loaded = load_scenario(scenario).with_overrides(mode=mode, repetitions=reps, seed=seed,
                                                     time_scale=time_scale, idle_timeout_s=idle_timeout)
-    _refuse_time_scale_without_sockets(time_scale, loaded.scenario.mode == Mode.VIRTUAL.value,
-                                       "drop --time-scale, or use --mode real")
-    out = _output_folder(out, resume, loaded.scenario.name)
-    _sweep(loaded, out, jobs, resume)
+    session = None
+    if target is None:
+        refuse_target_flags(click.get_current_context())
+        _refuse_time_scale_without_sockets(time_scale, loaded.scenario.mode == Mode.VIRTUAL.value,
+                                           "drop --time-scale, or use --mode real")
+        out = _output_folder(out, resume, loaded.scenario.name)
+    else:
+        out = _output_folder(out, resume, loaded.scenario.name)
+        loaded, session = _sweep_target(loaded, out, resume, TargetFlags(target, credentials_file, yes, dry_run,
+                                                                         max_in_flight, max_calls))
+        if session is None:  # a dry run: the plan is printed, nothing is sent or written
+            return
+    _sweep(loaded, out, jobs, resume, session=session)
     runs = load_runs(out)
     answer = answer_lines(runs, planned_cases(load_manifest(out)))
     report_path = _build_report(out) if with_report else None
@@ -241,6 +266,45 @@ def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float |
     click.echo(f"results: {out}")
     if report_path is not None:
         click.echo(f"report: {report_path}")
+
+
+def _sweep_target(loaded: LoadedScenario, out: Path, resume: bool,
+                  flags: TargetFlags) -> tuple[LoadedScenario, TargetSession | None]:
+    """The scenario as a sweep against ``flags.url`` runs it (in real mode, the target recorded in
+    the manifest beside the other overrides), and the session (None after a dry run). Flags that
+    a target makes meaningless are refused, not ignored."""
+    import dataclasses
+    from collections import Counter
+
+    from click.core import ParameterSource
+
+    from harness.call_plan import plan_calls
+    from harness.cli_target import open_target
+    from harness.store import ResultsStore
+    from mock_onyx.errors import ConfigError
+
+    ctx = click.get_current_context()
+    given = {name for name in ("mode", "time_scale", "jobs")
+             if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
+    if "mode" in given and ctx.params["mode"] == Mode.VIRTUAL.value:
+        raise ConfigError("--mode", "virtual runs the mock in-process, so nothing would reach --target",
+                          "drop --mode virtual, or drop --target")
+    if "time_scale" in given:
+        raise ConfigError("--time-scale", "has no effect with --target: a real Onyx runs in real time, a mock "
+                          "at its own time scale", "drop --time-scale (a mock's is set with onyx-bench serve)")
+    if "jobs" in given and ctx.params["jobs"] > 1:
+        raise ConfigError("--jobs", "cases against a target run one at a time: in parallel they would load it "
+                          "with each other's calls and pass --max-in-flight", "drop --jobs")
+    loaded = loaded.with_overrides(mode=Mode.REAL.value)
+    finished = ResultsStore(out).finished() if resume else set()
+    remaining = [case for case in loaded.scenario.cases() if case.case_id not in finished]
+    planned = Counter(plan_calls(c.kind, c.size, c.files, c.folders, c.retry) for c in remaining)
+    session = open_target(flags, list(planned.items()),
+                          lambda target: _expected_wall_s(loaded, remaining, 1, target, on_target=True),
+                          f"{len(remaining)} cases, one at a time; the target taken for a real Onyx (real time)")
+    if session is None:
+        return loaded, None
+    return dataclasses.replace(loaded, overrides={**loaded.overrides, "target": session.target.url}), session
 
 
 def _build_report(out: Path) -> Path:

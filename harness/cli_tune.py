@@ -4,7 +4,9 @@ sweeps, its report ``reports.tune``).
 
     DIR/tune.json     the settings (written first: --resume checks them), then the answer
     DIR/round-1/ ...  a results directory per search round (``onyx-bench report DIR/round-1``)
-    DIR/confirm/      the winner through the aiohttp mock on loopback sockets, round 1's seeds
+    DIR/confirm/      the winner through the aiohttp mock on loopback sockets, round 1's seeds (or
+                      against --target: the search on the scenario's model, the confirmation on the
+                      server it models)
     DIR/report/       the tune's report (``onyx-bench report DIR`` rebuilds it)
 """
 
@@ -27,8 +29,11 @@ from harness.cli_sweep import (
     resume_command,
     time_scale_in_range,
 )
+from harness.target import target_options
 
 if TYPE_CHECKING:  # the command imports these (pydantic, pandas, the runner) in its body
+    from harness.cli_target import TargetFlags
+    from harness.target import ResolvedTarget, TargetSession
     from harness.tune import Candidate, Observation, Race, Standing
     from scenarios import LoadedScenario
 
@@ -89,40 +94,53 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int,
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"recommendation": {...}, "candidates": [...], "confirmation": {...}, '
                    '"report": PATH, ...} instead of text.')
+@target_options
 def tune(scenario: str, objective: str, min_success: float, idle_timeout: float | None,
          sizes: tuple[int, ...], reps: int | None, screen_reps: int, confirm: bool, confirm_reps: int,
          time_scale: float | None, seed: int | None, jobs: int, out: Path | None, resume: bool,
-         with_report: bool, as_json: bool) -> None:
+         with_report: bool, as_json: bool, target: str | None, credentials_file: Path | None, yes: bool,
+         dry_run: bool, max_in_flight: int, max_calls: int) -> None:
     """Find the fastest configuration of SCENARIO's strategies (a built-in name or a TOML path)
     that loses no file beyond --min-success, never hits the idle timeout and never crashes the
     server: sizes 1 to 16 on virtual time, repetitions added where candidates are close, the
-    winner confirmed on sockets."""
+    winner confirmed on sockets (with --target: on that server, the search staying on the model)."""
+    from harness.cli_target import TargetFlags, refuse_target_flags
     from harness.store import make_folder
     from harness.tune import search_candidates
     from mock_onyx.errors import ConfigError
     from scenarios import load_scenario
 
     loaded = load_scenario(scenario).with_overrides(seed=seed, idle_timeout_s=idle_timeout, time_scale=time_scale)
-    _refuse_time_scale_without_sockets(time_scale, not confirm, "drop --time-scale, or keep the confirmation")
-    if not confirm and click.get_current_context().get_parameter_source("confirm_reps") is ParameterSource.COMMANDLINE:
+    ctx = click.get_current_context()
+    if target is None:
+        refuse_target_flags(ctx)
+        _refuse_time_scale_without_sockets(time_scale, not confirm, "drop --time-scale, or keep the confirmation")
+    if not confirm and ctx.get_parameter_source("confirm_reps") is ParameterSource.COMMANDLINE:
         raise ConfigError("--confirm-reps", "has no effect with --no-confirm", "drop one of them")
-    target = reps or max(MIN_TARGET_REPS, loaded.scenario.repetitions)
+    target_reps = reps or max(MIN_TARGET_REPS, loaded.scenario.repetitions)
     screen = max(screen_reps, confirm_reps if confirm else 1)
-    if target < screen:
-        raise ConfigError("--reps", f"{target} is fewer than round 1's {screen} repetitions",
+    if target_reps < screen:
+        raise ConfigError("--reps", f"{target_reps} is fewer than round 1's {screen} repetitions",
                           f"give --reps {screen} or more, or fewer --screen-reps")
     out = _output_folder(out, resume, f"tune-{loaded.scenario.name}")
+    candidates = search_candidates(loaded.scenario, sizes)
+    session = None
+    if target is not None:
+        session = _tune_target(loaded, candidates, confirm, confirm_reps,
+                               TargetFlags(target, credentials_file, yes, dry_run, max_in_flight, max_calls))
+        if session is None:  # a dry run: the plan is printed, nothing is sent or written
+            return
     make_folder(out, "--out")
     settings = {"scenario": loaded.source, "scenario_text": loaded.text, "objective": objective,
                 "min_success": min_success, "idle_timeout_s": loaded.scenario.idle_timeout_s,
-                "sizes": list(sizes), "reps": target, "screen_reps": screen, "confirm": confirm,
+                "sizes": list(sizes), "reps": target_reps, "screen_reps": screen, "confirm": confirm,
                 "confirm_reps": confirm_reps, "time_scale": loaded.scenario.time_scale,
-                "seed": loaded.scenario.seed}
+                "seed": loaded.scenario.seed, "target": None if session is None else session.target.url}
     _start(out, settings, resume)
-    candidates = search_candidates(loaded.scenario, sizes)
-    click.echo(_plan_line(loaded, candidates, screen, target, confirm_reps if confirm else 0, jobs), err=True)
+    click.echo(_plan_line(loaded, candidates, screen, target_reps, confirm_reps if confirm else 0, jobs, session),
+               err=True)
     try:
-        answer = _tune(loaded, candidates, out, jobs, resume, settings)
+        answer = _tune(loaded, candidates, out, jobs, resume, settings, session)
     except KeyboardInterrupt:  # between rounds (a round's own sweep says so itself, and exits)
         click.echo(f"interrupted: finished cases kept in {out}; to finish the tune: {resume_command(out)}",
                    err=True)
@@ -154,7 +172,7 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> None:
 
 
 def _plan_line(loaded: LoadedScenario, candidates: list[Candidate], screen: int, target: int,
-               confirm_reps: int, jobs: int) -> str:
+               confirm_reps: int, jobs: int, session: TargetSession | None = None) -> str:
     """What the tune will run and the wall time to expect (``harness.estimate``)."""
     from harness.cli_progress import about
     from harness.estimate import run_wall_s, sweep_wall_s
@@ -165,14 +183,15 @@ def _plan_line(loaded: LoadedScenario, candidates: list[Candidate], screen: int,
     points = [f + d for f in scenario.workload.files for d in scenario.workload.folders if f + d > 0]
     walls = {c: [run_wall_s(c.kind, c.size, n, profile, Mode.VIRTUAL) for n in points] for c in candidates}
     first = sweep_wall_s((w for c in candidates for w in walls[c] * screen), jobs)
-    typical = sorted(candidates, key=lambda c: sum(walls[c]))[len(candidates) // 2]
+    typical = _typical(loaded, candidates)
     later = sweep_wall_s(walls[typical] * (LIKELY_CLOSE * max(0, target - screen)), jobs)
-    real = sweep_wall_s([run_wall_s(typical.kind, typical.size, n, profile, Mode.REAL) for n in points]
-                        * confirm_reps, jobs) if confirm_reps else 0.0
+    real = (_confirm_wall_s(loaded, typical, confirm_reps, jobs, None if session is None else session.target,
+                            on_target=session is not None) if confirm_reps else 0.0)
     unit = "files" if set(scenario.workload.folders) == {0} else "items (files and folders)"
     counts = " and ".join(str(n) for n in points) + f" {unit}"
-    confirm = (f", then the winner on sockets at time scale {scenario.time_scale:g}, {confirm_reps} "
-               f"repetition(s) ({about(real)})") if confirm_reps else ""
+    where = (f"on sockets at time scale {scenario.time_scale:g}" if session is None
+             else f"against {session.target.url} ({'a mock' if session.target.is_mock else 'real time'})")
+    confirm = (f", then the winner {where}, {confirm_reps} repetition(s) ({about(real)})") if confirm_reps else ""
     plural = "s" if len(candidates) != 1 else ""
     return (f"tune {scenario.name}: {len(candidates)} candidate{plural} at {counts} on virtual time; round 1 "
             f"runs each {screen} times ({len(candidates) * len(points) * screen} cases, {about(first)}), later "
@@ -180,8 +199,69 @@ def _plan_line(loaded: LoadedScenario, candidates: list[Candidate], screen: int,
             f" in all")
 
 
+def _typical(loaded: LoadedScenario, candidates: list[Candidate]) -> Candidate:
+    """The middle candidate by its expected makespans: the winner's stand-in in an estimate."""
+    from harness.estimate import simulated_makespan_s
+
+    scenario = loaded.scenario
+    profile = scenario.profile(0, loaded.source, loaded.base_dir)
+    points = [f + d for f in scenario.workload.files for d in scenario.workload.folders if f + d > 0]
+    return sorted(candidates, key=lambda c: sum(simulated_makespan_s(c.kind, c.size, n, profile)
+                                                for n in points))[len(candidates) // 2]
+
+
+def _confirm_wall_s(loaded: LoadedScenario, candidate: Candidate, reps: int, jobs: int,
+                    target: ResolvedTarget | None = None, on_target: bool = False) -> float:
+    """Wall seconds of the confirmation: on sockets at the scenario's time scale; against a target
+    (``on_target``), one case at a time, at a mock's own profile, else in real time at the
+    scenario's latencies (a real Onyx, or a target not asked yet: ``target`` None in a dry run)."""
+    from harness.cli_target import at_real_time
+    from harness.estimate import run_wall_s, sweep_wall_s
+    from harness.modes import Mode
+
+    scenario = loaded.scenario
+    profile = scenario.profile(0, loaded.source, loaded.base_dir)
+    if on_target:
+        profile = target.profile if target is not None and target.profile is not None else at_real_time(profile)
+        jobs = 1
+    points = [f + d for f in scenario.workload.files for d in scenario.workload.folders if f + d > 0]
+    return sweep_wall_s([run_wall_s(candidate.kind, candidate.size, n, profile, Mode.REAL) for n in points] * reps,
+                        jobs)
+
+
+def _tune_target(loaded: LoadedScenario, candidates: list[Candidate], confirm: bool, confirm_reps: int,
+                 flags: TargetFlags) -> TargetSession | None:
+    """The session the confirmation runs against ``flags.url`` (None after a dry run). The
+    search stays on virtual time, on the scenario's model: only the winner's confirmation reaches
+    the target, so that is what is planned, capped and confirmed, for any candidate that could win
+    (the largest counts of all), before the search starts."""
+    from click.core import ParameterSource as Source
+
+    from harness.call_plan import bound, plan_calls
+    from harness.cli_target import open_target
+    from mock_onyx.errors import ConfigError
+
+    ctx = click.get_current_context()
+    if not confirm:
+        raise ConfigError("--no-confirm", "nothing would reach --target: the search runs on virtual time, and only "
+                          "the confirmation on a server", "drop --no-confirm, or drop --target")
+    if ctx.get_parameter_source("time_scale") is Source.COMMANDLINE:
+        raise ConfigError("--time-scale", "has no effect with --target: a real Onyx runs in real time, a mock "
+                          "at its own time scale", "drop --time-scale (a mock's is set with onyx-bench serve)")
+    workload = loaded.scenario.workload
+    planned = [(bound((plan_calls(c.kind, c.size, f, d, c.retry) for c in candidates),
+                      f"the winner (any of {len(candidates)} candidates) over {f} files"
+                      + (f" + {d} folders" if d else "")), confirm_reps)
+               for f in workload.files for d in workload.folders if f + d > 0]
+    typical = _typical(loaded, candidates)
+    return open_target(flags, planned,
+                       lambda target: _confirm_wall_s(loaded, typical, confirm_reps, 1, target, on_target=True),
+                       "the search runs on virtual time, only the confirmation would reach it; taken for a real "
+                       "Onyx (real time)")
+
+
 def _tune(loaded: LoadedScenario, candidates: list[Candidate], out: Path, jobs: int, resume: bool,
-          settings: dict[str, Any]) -> dict[str, Any]:
+          settings: dict[str, Any], session: TargetSession | None = None) -> dict[str, Any]:
     """The search, then the confirmation: the answer (``DIR/tune.json``'s content)."""
     from harness.tune import headline, infeasible_line, recommendation, why
     from harness.tune.answer import FORMAT_VERSION, candidate_records, recommendation_record, rounds_of
@@ -193,7 +273,7 @@ def _tune(loaded: LoadedScenario, candidates: list[Candidate], out: Path, jobs: 
                                              settings["idle_timeout_s"] is not None, files)
     confirmation = None
     if winner is not None and settings["confirm"]:
-        confirmation = _confirm(loaded, winner, out, jobs, resume, settings)
+        confirmation = _confirm(loaded, winner, out, jobs, resume, settings, session)
     taken = rounds_of((r["round"], r.pop("members")) for r in rounds)
     return {"format_version": FORMAT_VERSION, "status": "done", "settings": settings,
             "scenario": loaded.scenario.name, "objective": settings["objective"], "files": files,
@@ -279,9 +359,10 @@ def _observations(folder: Path, seed: int) -> list[Observation]:
 
 
 def _confirm(loaded: LoadedScenario, winner: Standing, out: Path, jobs: int, resume: bool,
-             settings: dict[str, Any]) -> dict[str, Any]:
-    """The winner through the aiohttp mock on loopback sockets, with round 1's seeds, against its
-    virtual runs of the same seeds (as ``reproduce``'s cross-check)."""
+             settings: dict[str, Any], session: TargetSession | None = None) -> dict[str, Any]:
+    """The winner through the aiohttp mock on loopback sockets (or against the target of
+    ``session``), with round 1's seeds, against its virtual runs of the same seeds (as
+    ``reproduce``'s cross-check)."""
     from harness.store import TUNE_CONFIRM, TUNE_ROUND, load_runs
     from harness.tune import broke_text, standings, strategy_tables
     from harness.tune.answer import clean
@@ -289,13 +370,17 @@ def _confirm(loaded: LoadedScenario, winner: Standing, out: Path, jobs: int, res
 
     check = loaded.with_overrides(mode="real", seed=settings["seed"], repetitions=settings["confirm_reps"],
                                   strategies=strategy_tables([winner.candidate]))
-    click.echo(f"confirm: {winner.candidate.label} through the aiohttp mock on loopback sockets at time scale "
-               f"{check.scenario.time_scale:g}, round 1's seeds", err=True)
+    time_scale = check.scenario.time_scale if session is None else session.target.time_scale
+    where = (f"through the aiohttp mock on loopback sockets at time scale {time_scale:g}" if session is None
+             else f"against {session.target.url}, one run at a time"
+             + (f" (a mock, its time scale {time_scale:g})" if session.target.is_mock else " (real time)"))
+    click.echo(f"confirm: {winner.candidate.label} {where}, round 1's seeds", err=True)
     folder = out / TUNE_CONFIRM
-    _sweep(check, folder, jobs, resume, command_out=out)
+    _sweep(check, folder, jobs, resume, command_out=out, session=session)
     real = standings(_observations(folder, settings["seed"]), settings["min_success"], settings["objective"])[0]
     rows = cross_check_rows(load_runs(out / TUNE_ROUND.format(1)), load_runs(folder))
-    return clean({"mode": "real", "time_scale": check.scenario.time_scale, "reps": settings["confirm_reps"],
+    return clean({"mode": "real", "time_scale": time_scale, "reps": settings["confirm_reps"],
+                  **({} if session is None else {"target": session.target.url}),
                   "runs": real.runs, "results": folder.name, "holds": real.feasible, "broke": dict(real.broke),
                   "broke_text": broke_text(real), "worst_success_rate": real.worst_success_rate,
                   "makespan_s_mean": real.makespan_s_mean, "cross_check": cross_check_json(rows)})

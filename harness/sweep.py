@@ -31,6 +31,7 @@ from harness.results import RunResult
 from harness.runner import Mode, RunConfig, run_blocking
 from harness.store import CaseFailure, ResultsStore
 from harness.strategies import make_strategy
+from harness.target import TargetSession, redact
 from harness.transports import TransportKind
 from mock_onyx import profile_from_mapping
 from scenarios import Case, LoadedScenario
@@ -43,6 +44,9 @@ class CaseTask:
     transport: str = TransportKind.AIOHTTP.value
     mode: str = Mode.REAL.value
     idle_timeout_s: float | None = None  # the scenario's frontend idle timeout
+    # A running server instead of an embedded mock (``--target``): its cases run one at a time, in
+    # this process (``executor_for``), so its credentials never leave it and its caps hold.
+    session: TargetSession | None = None
 
 
 def run_case(task: CaseTask) -> RunResult:
@@ -52,6 +56,7 @@ def run_case(task: CaseTask) -> RunResult:
                        strategy=make_strategy(case.kind, case.size, case.heartbeat_s, case.retry,
                                               case.rate_limit),
                        profile=profile_from_mapping(task.profile_document, case.case_id),
+                       target=None if task.session is None else task.session.target.url, session=task.session,
                        transport=TransportKind(task.transport), mode=Mode(task.mode),
                        idle_timeout_s=task.idle_timeout_s)
     return run_blocking(config)
@@ -61,8 +66,9 @@ CaseOutcome = RunResult | CaseFailure
 
 
 def failure_of(error: BaseException) -> CaseFailure:
-    return CaseFailure(type(error).__name__, str(error),
-                       "".join(traceback.format_exception(error)).rstrip())
+    """What is stored of a case that raised: never a credential, whatever the error quoted."""
+    return CaseFailure(type(error).__name__, redact(str(error)),
+                       redact("".join(traceback.format_exception(error)).rstrip()))
 
 
 def run_case_recording_failure(task: CaseTask) -> CaseOutcome:
@@ -172,14 +178,14 @@ class SweepPlan:
 
 
 def plan_sweep(loaded: LoadedScenario, store: ResultsStore, resume: bool,
-               transport: TransportKind = TransportKind.AIOHTTP) -> SweepPlan:
+               transport: TransportKind = TransportKind.AIOHTTP, session: TargetSession | None = None) -> SweepPlan:
     store.prepare(loaded, resume)
     finished = store.finished()
     cases = loaded.scenario.cases()
     profiles = {r: loaded.scenario.profile(r, loaded.source, loaded.base_dir).to_document()
                 for r in range(loaded.scenario.repetitions)}
     tasks = tuple(CaseTask(case, profiles[case.repetition], transport.value, loaded.scenario.mode,
-                           loaded.scenario.idle_timeout_s)
+                           loaded.scenario.idle_timeout_s, session)
                   for case in cases if case.case_id not in finished)
     return SweepPlan(total=len(cases), already_done=len(cases) - len(tasks), tasks=tasks)
 
@@ -221,8 +227,10 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def executor_for(jobs: int) -> CaseExecutor:
-    return InlineExecutor() if jobs <= 1 else ProcessExecutor(jobs)
+def executor_for(jobs: int, session: TargetSession | None = None) -> CaseExecutor:
+    """``jobs`` worker processes, or this process alone: for one job, and for a target, whose cases
+    run one at a time (parallel cases would load it with each other's calls, and pass its caps)."""
+    return InlineExecutor() if jobs <= 1 or session is not None else ProcessExecutor(jobs)
 
 
 def default_out(name: str) -> Path:

@@ -87,8 +87,12 @@ def _cross_check(confirmation: dict[str, Any]) -> pd.DataFrame:
 def confirmation_line(confirmation: dict[str, Any] | None) -> str | None:
     if confirmation is None:
         return None
+    target = confirmation.get("target")  # a tune confirmed against a running server (--target)
+    clock = ("real time" if confirmation["time_scale"] == 1 else f"time scale {confirmation['time_scale']:g}")
     where = (f"on sockets (time scale {confirmation['time_scale']:g}, {confirmation['reps']} repetition(s) "
-             f"with round 1's seeds), {confirmation['runs']} runs")
+             f"with round 1's seeds), {confirmation['runs']} runs" if not target else
+             f"against {target} ({clock}, {confirmation['reps']} repetition(s) with round 1's seeds), "
+             f"{confirmation['runs']} runs")
     if not confirmation["holds"]:
         return f"confirmation FAILED {where}: {confirmation['broke_text']}"
     diffs = ", ".join(f"{row['diff_pct']:+.1f}% at {row['files']} files" for row in confirmation["cross_check"])
