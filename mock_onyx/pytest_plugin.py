@@ -15,7 +15,9 @@ pydantic and looptime load when a fixture is first used).
 - ``route_all=True`` in the marker: every httpx client created during the test talks to the mock
   (the request's scheme, host and port rewritten to the server's; in virtual mode, served by the
   in-process transport), as respx and pytest-httpx patch httpx's transports.
-- ``patch_time=True`` in the marker (virtual mode): ``time.time()`` follows the virtual clock.
+- ``route_all=True`` reaches clients on any transport (httpx's own, httpx-aiohttp's, a mounted one).
+- ``patch_time=True`` in the marker (virtual mode): ``time.time()``, ``time.monotonic()`` and
+  ``time.perf_counter()`` follow the virtual clock.
 """
 
 from __future__ import annotations
@@ -133,6 +135,18 @@ class MockOnyx:
         return f"<MockOnyx {self.url}>"
 
 
+def _follow_virtual_clock(monkeypatch: pytest.MonkeyPatch, loop: asyncio.AbstractEventLoop) -> None:
+    """``time.time``, ``time.monotonic`` and ``time.perf_counter`` (and their ``_ns`` forms) advance
+    with the virtual clock from their values now: a test's own "elapsed" arithmetic sees simulated
+    seconds. Code that bound them earlier (``from time import monotonic``) keeps the real ones, and
+    ``datetime.now()`` is not patched (it reads the C clock). looptime's loop keeps its own clock."""
+    import time
+    for name in ("time", "monotonic", "perf_counter"):
+        start = getattr(time, name)()
+        monkeypatch.setattr(time, name, lambda start=start: start + loop.time())
+        monkeypatch.setattr(time, f"{name}_ns", lambda start=start: int((start + loop.time()) * 1e9))
+
+
 class VirtualMockOnyx:
     """The mock in-process on a virtual clock; ``client`` talks to it with no sockets."""
 
@@ -164,11 +178,8 @@ class VirtualMockOnyx:
         with asyncio.Runner(loop_factory=factory) as runner:
             if not self.patch_time:
                 return runner.run(coro)
-            import time
-            loop, real_time = runner.get_loop(), time.time
-            epoch = real_time()
             mp = pytest.MonkeyPatch()
-            mp.setattr(time, "time", lambda: epoch + loop.time())
+            _follow_virtual_clock(mp, runner.get_loop())
             try:
                 return runner.run(coro)
             finally:
@@ -178,43 +189,59 @@ class VirtualMockOnyx:
         return f"<VirtualMockOnyx {self.url}>"
 
 
+def _route(monkeypatch: pytest.MonkeyPatch, routed: Callable[[Any], Any], routed_sync: Callable[[Any], Any]) -> None:
+    """Every httpx client, whatever its transport (httpx's own, httpx-aiohttp's, a mounted one),
+    sends through ``routed(its transport)``: httpx picks a client's transport for each request in
+    ``_transport_for_url``, the one place every request passes. It is private, so this plugin's
+    tests pin it (tests/test_pytest_plugin.py): respx and pytest-httpx patch httpx's two default
+    transports instead, which misses a client built on any other."""
+    import httpx
+    real_async, real_sync = httpx.AsyncClient._transport_for_url, httpx.Client._transport_for_url
+    monkeypatch.setattr(httpx.AsyncClient, "_transport_for_url",
+                        lambda self, url: routed(real_async(self, url)))
+    monkeypatch.setattr(httpx.Client, "_transport_for_url", lambda self, url: routed_sync(real_sync(self, url)))
+
+
 def _route_real(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    """Send every request of httpx's own transports to ``url``'s scheme, host and port."""
+    """Send every request to ``url``'s scheme, host and port, through the client's own transport."""
     import httpx
     target = httpx.URL(url)
+    host = target.netloc.decode("ascii")
 
     def rewrite(request: httpx.Request) -> None:
         request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port)
-        request.headers["host"] = target.netloc.decode("ascii")
+        request.headers["host"] = host
 
-    real_async = httpx.AsyncHTTPTransport.handle_async_request
-    real_sync = httpx.HTTPTransport.handle_request
+    class Rewriting(httpx.AsyncBaseTransport):
+        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+            self.inner = inner
 
-    async def handle_async(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
-        rewrite(request)
-        return await real_async(self, request)
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            rewrite(request)
+            return await self.inner.handle_async_request(request)
 
-    def handle_sync(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-        rewrite(request)
-        return real_sync(self, request)
+    class RewritingSync(httpx.BaseTransport):
+        def __init__(self, inner: httpx.BaseTransport) -> None:
+            self.inner = inner
 
-    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async)
-    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle_sync)
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            rewrite(request)
+            return self.inner.handle_request(request)
+
+    _route(monkeypatch, Rewriting, RewritingSync)
 
 
 def _route_virtual(monkeypatch: pytest.MonkeyPatch, mock: VirtualMockOnyx) -> None:
-    """Serve every request of httpx's async transport in-process; a sync client cannot be."""
+    """Serve every async client's requests in-process; a sync client cannot be (it would block
+    the virtual clock's only thread)."""
     import httpx
 
-    async def handle_async(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
-        return await mock.transport.handle_async_request(request)
+    class Refusing(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            raise RuntimeError("mock_onyx_virtual serves async clients only (httpx.AsyncClient): "
+                               "use the mock_onyx fixture for a sync httpx.Client")
 
-    def handle_sync(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-        raise RuntimeError("mock_onyx_virtual serves async clients only (httpx.AsyncClient): "
-                           "use the mock_onyx fixture for a sync httpx.Client")
-
-    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async)
-    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle_sync)
+    _route(monkeypatch, lambda _: mock.transport, lambda _: Refusing())
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from httpx_aiohttp import AiohttpTransport
 
 pytest_plugins = ["pytester"]
 
@@ -120,6 +121,34 @@ def test_the_plugin_is_inert_without_the_fixtures(pytester: pytest.Pytester) -> 
     result.assert_outcomes(passed=1)
 
 
+# Bound before any test: patch_time leaves a function bound earlier alone (the real wall clock).
+WALL_CLOCK = time.perf_counter
+
+
+@pytest.mark.mock_onyx(route_all=True)
+async def test_route_all_reaches_a_client_on_another_transport(mock_onyx: Any) -> None:
+    # httpx over aiohttp (the harness's own stack), not one of httpx's default transports
+    async with httpx.AsyncClient(base_url="https://onyx.example.com/api", transport=AiohttpTransport()) as client:
+        assert (await client.get("/persona")).status_code == 200
+    assert mock_onyx.stats()["requests"]["persona"] == {"200": 1}
+
+
+@pytest.mark.mock_onyx(route_all=True, patch_time=True, latency={"persona": "fixed(20)"})
+async def test_virtual_routing_and_every_clock_follow_virtual_time(mock_onyx_virtual: Any) -> None:
+    started = {name: getattr(time, name)() for name in ("time", "monotonic", "perf_counter")}
+    wall = WALL_CLOCK()
+    # a client on a transport of its own is served in-process too: no socket, no wall time
+    async with httpx.AsyncClient(base_url="https://onyx.example.com/api", transport=AiohttpTransport()) as client:
+        assert (await client.get("/persona")).status_code == 200
+    for name, before in started.items():
+        assert getattr(time, name)() - before == pytest.approx(20.0, abs=1e-6), name
+    assert time.monotonic_ns() - int(started["monotonic"] * 1e9) == pytest.approx(20e9, rel=1e-6)
+    assert mock_onyx_virtual.stats()["requests"]["persona"] == {"200": 1}
+    assert WALL_CLOCK() - wall < 5.0
+    with pytest.raises(RuntimeError, match="async clients only"):
+        httpx.Client(base_url="https://onyx.example.com").get("/persona")
+
+
 # The test: an extraction function as production writes it (its own client per call, no
 # client from outside, batches through asyncio.wait with a 10 s heartbeat), run unchanged.
 ONYX = "https://onyx.internal.example.com/api"
@@ -169,10 +198,10 @@ async def test_production_style_extraction_on_virtual_time(mock_onyx_virtual: An
     loop = asyncio.get_running_loop()
     beats: list[float] = []  # virtual time of each heartbeat
     elapsed: list[float] = []  # what the code itself measured with time.time()
-    wall, clock = time.perf_counter(), time.time()
+    wall, clock = WALL_CLOCK(), time.time()
     results = await extract_all(list(range(1, 11)),
                                 lambda done, since: (beats.append(loop.time()), elapsed.append(since)))
-    wall = time.perf_counter() - wall
+    wall = WALL_CLOCK() - wall
 
     assert sorted(results) == list(range(1, 11))
     assert all(text for text in results.values())
