@@ -281,8 +281,10 @@ def _sweep_target(loaded: LoadedScenario, out: Path, resume: bool,
     from harness.call_plan import plan_calls
     from harness.cli_target import open_target
     from harness.store import ResultsStore
+    from harness.target import check_target_url
     from mock_onyx.errors import ConfigError
 
+    check_target_url(flags.url)  # the URL first: what is wrong with it is the likelier mistake
     ctx = click.get_current_context()
     given = {name for name in ("mode", "time_scale", "jobs")
              if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}

@@ -15,9 +15,8 @@ import click
 from click.core import ParameterSource
 
 from harness.call_plan import FILE_CALLS, FOLDER_CALLS, CallPlan, check_caps
+from harness.credentials import API_KEY_VARIABLE, SESSION_COOKIE_VARIABLE
 from harness.target import (
-    API_KEY_VARIABLE,
-    SESSION_COOKIE_VARIABLE,
     ResolvedTarget,
     TargetSession,
     check_target_url,

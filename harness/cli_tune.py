@@ -239,8 +239,10 @@ def _tune_target(loaded: LoadedScenario, candidates: list[Candidate], confirm: b
 
     from harness.call_plan import bound, plan_calls
     from harness.cli_target import open_target
+    from harness.target import check_target_url
     from mock_onyx.errors import ConfigError
 
+    check_target_url(flags.url)  # the URL first: what is wrong with it is the likelier mistake
     ctx = click.get_current_context()
     if not confirm:
         raise ConfigError("--no-confirm", "nothing would reach --target: the search runs on virtual time, and only "

@@ -16,17 +16,13 @@ cost money and load a server other people use. So, before any file is attempted:
 
 Against a real Onyx the time scale is 1, whatever any profile says: its seconds are wall seconds.
 
-Secrets: ``Credentials`` hide their values from ``repr``; every value loaded or set in the
-environment is known to ``redact``, which the CLI applies to every message it prints and the
-runner and the sweep to every reason and traceback they store, so an error that quotes a header
-(an HTTP library's "invalid header value ...", a server echoing a token) cannot carry one out.
-A value that could not be sent as a header at all is refused here, naming the variable, not it.
+Secrets (``harness.credentials``, whose ``load_credentials`` and ``redact`` are re-exported here):
+never printed, logged, or written into results, manifests, reports, recorded command lines or
+exception messages; ``redact`` is the safeguard where a header or a server's words could reach one.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +31,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from harness.credentials import (
+    API_KEY_VARIABLE,
+    CREDENTIALS_FIX,
+    SESSION_COOKIE_VARIABLE,
+    load_credentials,
+    redact,
+)
 from mock_onyx.errors import ConfigError
+
+__all__ = ["API_KEY_VARIABLE", "CONFIRM_ABOVE", "DEFAULT_MAX_CALLS", "DEFAULT_MAX_IN_FLIGHT",
+           "SESSION_COOKIE_VARIABLE", "ResolvedTarget", "TargetSession", "check_target_url",
+           "confirm_send_messages", "load_credentials", "redact", "resolve_target", "target_options"]
 
 if TYPE_CHECKING:
     import httpx
@@ -43,11 +50,6 @@ if TYPE_CHECKING:
     from harness.transports import Credentials
     from mock_onyx.profile import Profile
 
-API_KEY_VARIABLE = "ONYX_API_KEY"
-SESSION_COOKIE_VARIABLE = "ONYX_SESSION_COOKIE"
-CREDENTIAL_NAMES = (API_KEY_VARIABLE, SESSION_COOKIE_VARIABLE)
-CREDENTIALS_FIX = (f"set {API_KEY_VARIABLE} (an API key) or {SESSION_COOKIE_VARIABLE} (a fastapiusersauth "
-                   f"cookie) in the environment, or name a file of them with --credentials-file")
 # More send-message calls than this against a real Onyx are stated and asked about first: a few
 # chats are a smoke test; more cost real money and load a server that others use.
 CONFIRM_ABOVE = 10
@@ -62,83 +64,6 @@ DEFAULT_MAX_IN_FLIGHT = 16
 DEFAULT_MAX_CALLS = 1000
 PROBE_TIMEOUT_S = 10.0  # wall seconds: a target this slow to answer one small call is not usable
 API_PREFIX = "/api"
-REDACTED = "[redacted]"
-_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")  # what an HTTP header or cookie value may hold unquoted
-_VARIABLE_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
-_loaded_secrets: set[str] = set()  # every credential value this process has loaded (``redact``)
-
-
-def load_credentials(credentials_file: Path | None) -> Credentials:
-    """The credentials to send: from the environment, or from ``credentials_file``.
-
-    The file holds ``NAME=VALUE`` lines (``ONYX_API_KEY``, ``ONYX_SESSION_COOKIE``; blank lines,
-    ``#`` comments, an ``export`` prefix and quotes allowed), so it can be the same file a shell
-    sources. A file given while the environment also holds a credential is refused: sending one of
-    them would be a guess, and the likely one (an exported production key) the wrong one. None at
-    all is allowed here (a server may not ask); ``resolve_target`` says so if it does."""
-    from harness.transports import Credentials
-
-    environment = {name: os.environ.get(name) or None for name in CREDENTIAL_NAMES}
-    if credentials_file is None:
-        values = environment
-        where = "the environment variable {}"
-    else:
-        if any(environment.values()):
-            names = " and ".join(name for name, value in environment.items() if value)
-            raise ConfigError("--credentials-file", f"the environment already sets {names}: one source of "
-                              "credentials at a time", f"unset {names}, or drop --credentials-file")
-        values = _read_credentials_file(credentials_file)
-        where = f"{{}} in {credentials_file}"
-    for name, value in values.items():
-        if value is not None and not _VISIBLE_ASCII.fullmatch(value):
-            raise ConfigError(where.format(name), "holds spaces, quotes left open or control characters, "
-                              "which no HTTP header may carry", "give the key or cookie value alone")
-    credentials = Credentials(api_key=values[API_KEY_VARIABLE], session_cookie=values[SESSION_COOKIE_VARIABLE])
-    _loaded_secrets.update(value for value in values.values() if value)
-    return credentials
-
-
-def _read_credentials_file(path: Path) -> dict[str, str | None]:
-    where = f"--credentials-file {path}"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise ConfigError(where, f"cannot read it ({reason})", "give a readable file of NAME=VALUE lines") from None
-    values: dict[str, str | None] = dict.fromkeys(CREDENTIAL_NAMES)
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, equals, value = line.removeprefix("export ").partition("=")
-        name = name.strip()
-        # A line is never quoted back: it may be a secret written without its name.
-        if not equals or name not in CREDENTIAL_NAMES:
-            shown = f" ({name})" if equals and _VARIABLE_NAME.fullmatch(name) else ""
-            raise ConfigError(where, f"line {number} is not {API_KEY_VARIABLE}=... or "
-                              f"{SESSION_COOKIE_VARIABLE}=...{shown}", "write one NAME=VALUE per line")
-        if values[name] is not None:
-            raise ConfigError(where, f"line {number} sets {name} again", "keep one line per name")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[name] = value or None
-    if not any(values.values()):
-        raise ConfigError(where, f"sets neither {API_KEY_VARIABLE} nor {SESSION_COOKIE_VARIABLE}",
-                          f"add a line such as {API_KEY_VARIABLE}=on_...")
-    return values
-
-
-def redact(text: str) -> str:
-    """``text`` with every credential value this process knows (loaded, or set in its
-    environment) replaced by ``[redacted]``, also where it appears URL-quoted."""
-    from urllib.parse import quote
-
-    secrets = _loaded_secrets | {value for name in CREDENTIAL_NAMES if (value := os.environ.get(name))}
-    for secret in sorted(secrets, key=len, reverse=True):
-        for form in {secret, quote(secret, safe="")}:
-            text = text.replace(form, REDACTED)
-    return text
 
 
 def check_target_url(url: str) -> str:
@@ -151,7 +76,7 @@ def check_target_url(url: str) -> str:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as error:  # quoted back only when it cannot hold a user or password
-        problem = "the URL is not a URL" if "@" in url else f"{url!r} is not a URL ({error})"
+        problem = "the value given is not a URL" if "@" in url else f"{url!r} is not a URL ({error})"
         raise ConfigError(where, problem, "give one such as http://127.0.0.1:8080") from None
     if parsed.userinfo:
         raise ConfigError(where, "the URL holds a user or password (user:...@host), and credentials are never "
@@ -317,7 +242,7 @@ def target_options(f: _F) -> _F:
                      help="A running server instead of the embedded mock: onyx-bench serve, or a real Onyx (its "
                           "API server, or its web proxy: /api is found). Credentials from ONYX_API_KEY or "
                           "ONYX_SESSION_COOKIE, or --credentials-file; never on the command line."),
-        click.option("--credentials-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        click.option("--credentials-file", type=click.Path(path_type=Path, dir_okay=False),
                      help="A file of ONYX_API_KEY=... and/or ONYX_SESSION_COOKIE=... lines, instead of the "
                           "environment."),
         click.option("--yes", is_flag=True,
