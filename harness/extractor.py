@@ -217,7 +217,11 @@ class OnyxExtractor:
                 elif "message_id" in packet:
                     answer.complete = True
         answer.text = "".join(pieces)
-        return _Received(answer, response)
+        # The call did not succeed when its answer is empty or the stream reported a problem
+        # (an error packet, a bad line): the item may still be ok, but the call is the server's
+        # fault as the mock's stream faults are (``onyx-bench calibrate`` counts them per call).
+        problem = answer.problem or (None if answer.text.strip() else ErrorKind.EMPTY_ANSWER)
+        return _Received(answer, response, problem)
 
     async def _get_json(self, url: str | httpx.URL) -> _Received[Any]:
         response = await self._client.get(url)
@@ -257,7 +261,7 @@ class OnyxExtractor:
             trace.calls.append(CallRecord(endpoint, start, self.now(), None, kind))
             detail = str(error) or type(error).__name__
             raise _Stop(Status.FAILED, kind, f"{endpoint}: {kind}: {detail}"[:300]) from None
-        trace.calls.append(CallRecord(endpoint, start, self.now(), received.status_code,
+        trace.calls.append(CallRecord(endpoint, start, self.now(), received.status_code, received.problem,
                                       drawn_latency_s=received.drawn_latency_s))
         return received.value
 
@@ -289,11 +293,13 @@ class _IdleLimit:
 
 
 class _Received(Generic[T]):
-    """A call's parsed value, its status, and (from the mock) the latency it drew."""
+    """A call's parsed value, its status, what went wrong in a body that arrived (a stream's
+    error packet or empty answer; None: nothing), and (from the mock) the latency it drew."""
 
-    def __init__(self, value: T, response: httpx.Response) -> None:
+    def __init__(self, value: T, response: httpx.Response, problem: ErrorKind | None = None) -> None:
         self.value = value
         self.status_code = response.status_code
+        self.problem = problem
         drawn = response.headers.get(DRAWN_LATENCY_HEADER)
         self.drawn_latency_s = float(drawn) if drawn is not None else None
 

@@ -4,7 +4,9 @@
 ``error_kind``, ``reason``, ``attempts``, ``chat_tries``, ``start_s``, ``end_s``, ``duration_s``,
 ``answer_complete``, ``calls``. ``events_frame`` columns: ``at_s``, ``kind``, ``message``, ``done``,
 ``total``. ``calls_frame``: ``id``, ``kind``, ``endpoint``, ``start_s``, ``end_s``, ``status_code``,
-``error_kind``, ``drawn_latency_s`` (the latency the mock drew; empty for a real Onyx). Every time is in simulated seconds from the run's start.
+``error_kind`` (why the call did not succeed: a send-message whose stream carried an error packet, a
+bad line or no answer at all counts too, though its item may still be ok with a partial answer),
+``drawn_latency_s`` (the latency the mock drew; empty for a real Onyx). Every time is in simulated seconds from the run's start.
 """
 
 from __future__ import annotations
