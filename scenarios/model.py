@@ -6,7 +6,8 @@
     repetitions = 5
     time_scale = 0.05
     mode = "real"            # or "virtual": in-process mock on a virtual clock
-    [server]                 # the mock's profile (mock_onyx.profile), without seed and time_scale
+    [server]                 # the mock's profile (mock_onyx.profile), without seed and time_scale;
+    profile = "calibrated.toml"  # optional: a profile file as its base (scenarios.server_profile)
     latency.send_message = "uniform(15, 30)"
     [workload]
     files = [1, 3, 10, 20, 50]
@@ -44,6 +45,7 @@ from pydantic import (
 from mock_onyx import Profile, profile_from_mapping
 from mock_onyx.errors import ConfigError
 from scenarios.policies import DEFAULT_SIZE, default_retry, parse_retry, policy_label, policy_suffix
+from scenarios.server_profile import check_profile_key, with_profile_file
 
 SCENARIO_HELP = "the scenario format in README.md"
 REPETITION_SEED_STRIDE = 1000
@@ -167,6 +169,7 @@ class Scenario(_Frozen):
             if key in value:
                 raise ConfigError(f"server.{key}", "is set per scenario, not per server",
                                   f"move {key} to the top level of the scenario")
+        check_profile_key(value)
         return value
 
     @model_validator(mode="after")
@@ -192,8 +195,8 @@ class Scenario(_Frozen):
 
     def profile(self, repetition: int, source: str, base_dir: Path | None = None) -> Profile:
         """The server profile of repetition ``repetition`` (common to every strategy)."""
-        table = {**self.server, "seed": self.seed * REPETITION_SEED_STRIDE + repetition,
-                 "time_scale": self.time_scale}
+        table = {**with_profile_file(self.server, base_dir),
+                 "seed": self.seed * REPETITION_SEED_STRIDE + repetition, "time_scale": self.time_scale}
         return profile_from_mapping(table, f"{source} [server]", base_dir)
 
     def cases(self) -> list[Case]:
