@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from harness.cli_calibrate import calibrate
 from harness.cli_compare import compare
 from harness.cli_sweep import (
     CommandLine,
@@ -327,3 +328,4 @@ main.add_command(reproduce)
 main.add_command(report)
 main.add_command(compare)
 main.add_command(tune)
+main.add_command(calibrate)
