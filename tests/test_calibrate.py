@@ -22,6 +22,7 @@ import math
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,8 @@ SCRIPT = Path(sys.executable).with_name("onyx-bench")
 TRUE_MEDIAN, TRUE_P99 = 20.0, 45.0
 TRUE = f"lognormal({TRUE_MEDIAN:g}, {TRUE_P99:g})"
 NO_CREDENTIALS = {"ONYX_API_KEY": "", "ONYX_SESSION_COOKIE": ""}
+SECRET = f"on_PLANTED_SECRET_{uuid.uuid4().hex}"  # the key the mock posing as a real Onyx wants
+WITH_KEY = {"ONYX_API_KEY": SECRET, "ONYX_SESSION_COOKIE": ""}
 # A window behind a rate limit of one chat start every 4 s: the window that keeps it full is
 # Little's law, chats in flight = rate x latency, so the size the tuner recommends moves with
 # the latency (a median 30% high gives window 9, 25% low window 6, lognormal(20, 45) window 7).
@@ -69,19 +72,20 @@ size = 4
 rate_limit = 0.25
 """
 REAL_SCALE = "0.001"  # of the mock posing as a real Onyx: a 20 s chat takes 20 ms of wall time
-TUNE = ["--sizes", "5-10", "--reps", "4", "--jobs", "1", "--no-confirm", "--no-report", "--json"]
+TUNE = ["--sizes", "6-9", "--reps", "4", "--jobs", "1", "--no-confirm", "--no-report", "--json"]
 
 
-def _serve(*flags: str) -> subprocess.Popen[str]:
+def _serve(*flags: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen([str(SCRIPT), "serve", "--latency", f"send_message={TRUE}", "--port", "0", *flags],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 @pytest.fixture(scope="module")
 def servers() -> Any:
-    """The mock, and a mock posing as a real Onyx (``--as-real-onyx``), started at once."""
+    """The mock, and a mock posing as a real Onyx that wants SECRET as its API key, started at once."""
     processes = [_serve("--seed", "1", "--time-scale", "0.0002"),
-                 _serve("--seed", "2", "--time-scale", REAL_SCALE, "--as-real-onyx")]
+                 _serve("--seed", "2", "--time-scale", REAL_SCALE, "--as-real-onyx", "--require-auth",
+                        env={"PATH": "/usr/bin:/bin", "ONYX_MOCK_API_KEY": SECRET})]
     try:
         urls = []
         for process in processes:
@@ -257,15 +261,15 @@ def test_a_dry_run_says_what_it_would_call_and_calls_nothing(tmp_path: Path) -> 
 
 
 def test_faults_come_back_as_the_probabilities_the_mock_was_given(tmp_path: Path) -> None:
-    # A virtual run (no server process): 300 files, faults on two endpoints; send-message's reset
+    # A virtual run (no server process): 200 files, faults on two endpoints; send-message's reset
     # takes precedence over its error packet, which is seen only where no reset fired.
     profile = profile_from_mapping({"seed": 3, "latency": {"send_message": TRUE},
                                     "faults": {"send_message": {"reset": 0.1, "error_packet": 0.1},
                                                "create_chat_session": {"http_500": 0.05}}}, "test")
-    result = run_blocking(RunConfig(files=300, strategy=Sequential(retry=RetryPolicy.parse("none"), pause_s=1.0),
+    result = run_blocking(RunConfig(files=200, strategy=Sequential(retry=RetryPolicy.parse("none"), pause_s=1.0),
                                     profile=profile, mode=Mode.VIRTUAL))
     target = ResolvedTarget("http://mock-onyx.in-process", True, profile, 1.0)
-    calibration = fit_run(target, Settings(files=300, pause_s=1.0), result, "2025-01-01T00:00:00+00:00", 0.1)
+    calibration = fit_run(target, Settings(files=200, pause_s=1.0), result, "2025-01-01T00:00:00+00:00", 0.1)
     rates = {(fit.endpoint, rate.kind): rate for fit in calibration.endpoints for rate in fit.faults}
     assert set(rates) == {("send_message", "reset"), ("send_message", "error_packet"),
                           ("create_chat_session", "http_500")}
@@ -340,14 +344,20 @@ def test_against_a_real_onyx_it_asks_first_then_times_each_call_on_the_wall_cloc
         servers: list[str], tmp_path: Path) -> None:
     url = servers[1]
     args = ["calibrate", "--target", url, "--files", "12", "--pause", "0.005", "--out", str(tmp_path / "real.toml")]
-    refused = CliRunner(env=NO_CREDENTIALS).invoke(main, args)  # 12 chats, no terminal, no --yes
+    wrong = CliRunner(env={**WITH_KEY, "ONYX_API_KEY": "on_wrong"}).invoke(main, [*args, "--yes"])
+    assert wrong.exit_code == 2 and "refuses the credentials given" in wrong.stderr.strip().splitlines()[-1]
+    refused = CliRunner(env=WITH_KEY).invoke(main, args)  # 12 chats, no terminal, no --yes
     assert refused.exit_code == 2 and "--yes" in refused.stderr.strip().splitlines()[-1]
     assert not list(tmp_path.iterdir())
-    result = CliRunner(env=NO_CREDENTIALS).invoke(main, [*args, "--yes", "--json"])
+    result = CliRunner(env=WITH_KEY).invoke(main, [*args, "--yes", "--json"])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
     assert not shown["is_mock"] and shown["time_scale"] == 1.0 and shown["source"] == "measured"
     assert "a real Onyx: real time" in (tmp_path / "real.toml").read_text().splitlines()[1]
+    # the key it sent is in no output: not printed, not in the profile, the CSVs or the plot
+    assert all(SECRET not in run.output for run in (wrong, refused, result))
+    assert len(list(tmp_path.iterdir())) == 3 + len(shown["durations_csv"]) and not [
+        path.name for path in tmp_path.iterdir() if SECRET.encode() in path.read_bytes()]
     # each chat measured on the wall clock: the mock's draw at its time scale, and the harness's
     # own time on top (it cannot end before the server's wait, less the 0.5 ms it wakes early)
     calls = np.genfromtxt(tmp_path / "real.calls.csv", delimiter=",", names=True, dtype=None, encoding="utf-8")

@@ -1,7 +1,7 @@
 """95% intervals for what calibration fits, two ways each, and when the data are too few.
 
 - A seeded percentile bootstrap of the lognormal fit: the durations resampled with replacement
-  ``BOOTSTRAP_RESAMPLES`` times (numpy, one matrix), the fit's median and p99 computed on each,
+  ``BOOTSTRAP_RESAMPLES`` times (numpy, in matrices), the fit's median and p99 computed on each,
   and the 2.5th and 97.5th percentiles of those. It assumes the lognormal, and so it gives a p99
   interval from few calls, by extrapolating from the body of the data.
 - The distribution-free interval of a quantile from order statistics: the number of durations
@@ -51,8 +51,13 @@ def bootstrap_lognormal(durations: np.ndarray, seed: int,
     """Percentile intervals of the lognormal fit's median and p99 (durations above 0)."""
     logs = np.log(durations)
     rng = np.random.default_rng(seed)
-    samples = logs[rng.integers(0, logs.size, size=(resamples, logs.size))]
-    mu, sigma = samples.mean(axis=1), samples.std(axis=1)
+    # resamples drawn in blocks of at most ~4 million values, so that memory stays bounded
+    block = max(1, min(resamples, 4_000_000 // logs.size))
+    mu, sigma = np.empty(resamples), np.empty(resamples)
+    for start in range(0, resamples, block):
+        stop = min(resamples, start + block)
+        samples = logs[rng.integers(0, logs.size, size=(stop - start, logs.size))]
+        mu[start:stop], sigma[start:stop] = samples.mean(axis=1), samples.std(axis=1)
     tails = [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2]
     median = np.exp(np.percentile(mu, tails))
     p99 = np.exp(np.percentile(mu + Z99 * sigma, tails))
