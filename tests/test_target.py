@@ -27,7 +27,13 @@ import harness.target
 from harness.call_plan import CappedTransport, CapReached
 from harness.cli import main
 from harness.sweep import failure_of
-from harness.target import load_credentials, redact, resolve_target
+from harness.target import (
+    CONFIRM_ABOVE,
+    ResolvedTarget,
+    confirm_send_messages,
+    load_credentials,
+    resolve_target,
+)
 from harness.transports import Credentials
 from mock_onyx.errors import ConfigError
 
@@ -177,9 +183,12 @@ def test_more_than_10_send_messages_against_a_real_onyx_are_refused_off_a_termin
     agreed = invoke([*args, "--yes", "--json"], WITH_KEY, tmp_path)
     assert agreed.exit_code == 0, agreed.output
     assert json.loads(agreed.stdout)["files_ok"] == 11
-    # 10 or fewer, or any number against a mock, are not asked about
-    assert invoke(args[:2] + ["10"] + args[3:], WITH_KEY, tmp_path).exit_code == 0
+    # any number against a mock, and 10 or fewer against a real Onyx, are not asked about
     assert invoke(args[:-1] + [servers["mock"]], WITH_KEY, tmp_path).exit_code == 0
+    real = ResolvedTarget(f"{servers['real']}/api", is_mock=False, profile=None, time_scale=1.0)
+    confirm_send_messages(real, CONFIRM_ABOVE, None, yes=False)  # no terminal, and no question either
+    with pytest.raises(ConfigError, match="--yes"):
+        confirm_send_messages(real, CONFIRM_ABOVE + 1, None, yes=False)
 
 
 @pytest.mark.parametrize(("answer", "status"), [("n\n", 1), ("y\n", 0)])
