@@ -215,7 +215,8 @@ def run(files: int, folders: int, strategy: str, size: int | None, heartbeat: fl
         for line in summary_lines(result):
             click.echo(line)
     summary = result.summary
-    for warning in (overhead_warning([(summary.harness_overhead_pct, summary.time_scale)]),
+    for warning in (overhead_warning([(summary.harness_overhead_pct, summary.time_scale)],
+                                     on_target=config.target is not None),
                     inflight_warning(summary.server_peak_inflight, summary.client_peak_inflight)):
         if warning is not None and config.mode is Mode.REAL:
             click.echo(warning, err=True)

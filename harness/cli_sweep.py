@@ -96,7 +96,7 @@ def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool,
                    f"{plan.total} cases kept in {out}; to finish them: {resume_command(command_out or out)}",
                    err=True)
         raise click.exceptions.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
-    _warn_about_overhead(out)
+    _warn_about_overhead(out, on_target=session is not None)
     if failures:
         _fail_with(failures, plan.total, out, command_out or out)
     return store
@@ -160,7 +160,7 @@ def _output_folder(out: Path | None, resume: bool, name: str) -> Path:
     return out or default_out(name)
 
 
-def _warn_about_overhead(out: Path) -> None:
+def _warn_about_overhead(out: Path, on_target: bool = False) -> None:
     from harness.store import load_runs
 
     runs = load_runs(out)
@@ -169,7 +169,8 @@ def _warn_about_overhead(out: Path) -> None:
         real = runs[runs["mode"] == Mode.REAL.value].groupby(["files", "folders", "kind", "size"],
                                                              dropna=False)
         means = real[["harness_overhead_pct", "time_scale"]].mean()
-        warning = overhead_warning(zip(means["harness_overhead_pct"], means["time_scale"], strict=True))
+        warning = overhead_warning(zip(means["harness_overhead_pct"], means["time_scale"], strict=True),
+                                   on_target)
         short = runs[runs["server_peak_inflight"] < runs["client_peak_inflight"]]
         worst = short.loc[(short["client_peak_inflight"] - short["server_peak_inflight"]).idxmax()] \
             if len(short) else None
