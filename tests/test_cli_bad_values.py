@@ -68,6 +68,8 @@ BASE_OPTIONS: dict[str, dict[str, str]] = {
     "run": {"--files": "1", "--mode": "virtual"},
     "sweep": {"--mode": "virtual"},
     "reproduce": {"--reps": "1"},  # should a bad value ever be ignored, the run is short
+    # nothing listens on port 1: an ignored bad value would end in "cannot reach", naming no option
+    "calibrate": {"--target": "http://127.0.0.1:1", "--files": "1", "--out": "profile.toml"},
 }
 # Options that only make sense in real mode (--target), or are refused in virtual mode: the base
 # run of these is real, so that the bad value alone is wrong.
