@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -52,3 +55,50 @@ async def new_session(client: httpx.AsyncClient, description: str = "file 12") -
     assert response.status_code == 200, response.text
     return str(response.json()["chat_session_id"])
 
+
+
+SCRIPT = Path(sys.executable).with_name("onyx-bench")
+
+
+class Background:
+    """``onyx-bench ARGS``, the installed script in a process of its own, started by the fixture
+    named ``fixture`` (when a test first asks for it) and collected by the test that checks it;
+    ``folder`` holds its stdout and stderr. While it runs, only tests that ask for that fixture run:
+    any other test first waits for it to end (``alone_unless_beside_its_background_command``). A
+    command goes to the background only beside tests that it cannot change and that cannot change
+    it: exact ones on virtual time, a check that load cannot turn, or one that runs as another
+    mostly-idle process does (a few percent of a core)."""
+
+    running: ClassVar[list[Background]] = []
+
+    def __init__(self, fixture: str, args: list[str], folder: Path) -> None:
+        self.fixture = fixture
+        self.folder = folder
+        # files, not pipes: nothing reads them while the command runs
+        self._stdout, self._stderr = (folder / "stdout").open("w+"), (folder / "stderr").open("w+")
+        self.process = subprocess.Popen([str(SCRIPT), *args], stdout=self._stdout, stderr=self._stderr, text=True)
+        Background.running.append(self)
+
+    def result(self, timeout_s: float = 120.0) -> tuple[int, str, str]:
+        """Its exit status, stdout and stderr, once it has ended."""
+        returncode = self.process.wait(timeout=timeout_s)
+        texts = []
+        for captured in (self._stdout, self._stderr):
+            captured.seek(0)
+            texts.append(captured.read())
+        return returncode, texts[0], texts[1]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:  # only if the test that collects it did not run
+            self.process.kill()
+        self.process.wait()
+        self._stdout.close()
+        self._stderr.close()
+        Background.running.remove(self)
+
+
+@pytest.fixture(autouse=True)
+def alone_unless_beside_its_background_command(request: pytest.FixtureRequest) -> None:
+    for started in Background.running:
+        if started.fixture not in request.fixturenames:
+            started.process.wait(timeout=120)
