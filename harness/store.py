@@ -23,6 +23,7 @@ work on an interrupted sweep too; neither lists a failed case. ``load_failures(D
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import platform
@@ -100,6 +101,10 @@ class ResultsStore:
             if recorded.get("scenario_text") != loaded.text:
                 raise ConfigError(str(self.root), "holds results of a different scenario (its text differs)",
                                   "resume with the scenario it was started with, or choose a new --out")
+            if recorded.get("server_fingerprint", fingerprint := server_fingerprint(loaded)) != fingerprint:
+                raise ConfigError(str(self.root), "holds results of a different server profile (a profile file "
+                                  "or an empirical CSV the scenario reads has changed since it started)",
+                                  "restore the files it was started with, or choose a new --out")
             then, now = recorded.get("overrides") or {}, loaded.overrides
             changed = [f"{key} was {then.get(key, 'as written')}, now {now.get(key, 'as written')}"
                        for key in sorted({*then, *now}) if then.get(key) != now.get(key)]
@@ -215,4 +220,12 @@ def _manifest(loaded: LoadedScenario) -> dict[str, Any]:
             "scenario_name": loaded.scenario.name, "scenario_source": loaded.source,
             "scenario_dir": None if loaded.base_dir is None else str(loaded.base_dir.resolve()),
             "seed": loaded.scenario.seed, "scenario_text": loaded.text,
-            "overrides": loaded.overrides}
+            "server_fingerprint": server_fingerprint(loaded), "overrides": loaded.overrides}
+
+
+def server_fingerprint(loaded: LoadedScenario) -> str:
+    """A digest of the server profile as the scenario resolves it, every file it reads included
+    (a ``[server] profile`` file, ``empirical`` CSVs: their values are in the profile): the
+    scenario's text alone does not change when they do, and a resumed sweep must not mix two."""
+    profile = loaded.scenario.profile(0, loaded.source, loaded.base_dir)
+    return hashlib.sha256(repr(profile).encode()).hexdigest()[:16]

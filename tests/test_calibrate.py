@@ -401,6 +401,22 @@ def test_a_scenarios_server_profile_file_is_read_beside_the_scenario_and_its_csv
     assert result.exit_code == 2 and "seed" in result.stderr and "is set per scenario" in result.stderr
 
 
+def test_a_sweep_resumes_only_with_the_profile_files_it_started_with(tmp_path: Path) -> None:
+    # the scenario's text stays the same when a file it reads changes: the manifest's fingerprint
+    # of the resolved server profile is what tells
+    (tmp_path / "chats.csv").write_text("duration_s\n10\n20\n")
+    (tmp_path / "p.toml").write_text('[latency]\nsend_message = "empirical(chats.csv)"\n')
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(SCENARIO.format(profile="p.toml"))
+    out = tmp_path / "out"
+    assert CliRunner().invoke(main, ["sweep", str(scenario), "--out", str(out), "--jobs", "1"]).exit_code == 0
+    (tmp_path / "chats.csv").write_text("duration_s\n10\n21\n")
+    changed = CliRunner().invoke(main, ["sweep", str(scenario), "--out", str(out), "--resume"])
+    assert changed.exit_code == 2 and "different server profile" in changed.stderr
+    (tmp_path / "chats.csv").write_text("duration_s\n10\n20\n")
+    assert CliRunner().invoke(main, ["sweep", str(scenario), "--out", str(out), "--resume"]).exit_code == 0
+
+
 def test_calls_a_cap_held_back_are_left_out_of_the_fit() -> None:
     import dataclasses
 
