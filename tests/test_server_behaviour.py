@@ -51,9 +51,13 @@ async def test_the_same_seed_gives_the_same_latency_per_file_in_any_order(mock) 
 
     shuffled = files[:]
     random.Random(5).shuffle(shuffled)
-    in_order = await latencies(files, concurrent=False)
-    assert await latencies(shuffled, concurrent=True) == in_order
-    assert await latencies(list(reversed(files)), concurrent=False) == in_order
+    # each order against a server of its own, the three servers at once (two of them one file
+    # after another, 1 s each of waiting)
+    in_order, shuffled_at_once, reversed_one_by_one = await asyncio.gather(
+        latencies(files, concurrent=False), latencies(shuffled, concurrent=True),
+        latencies(list(reversed(files)), concurrent=False))
+    assert shuffled_at_once == in_order
+    assert reversed_one_by_one == in_order
     expected = Behaviour(make_profile(seed=11))
     assert in_order == {i: pytest.approx(expected.latency_s(Endpoint.SEND_MESSAGE, f"file:{i}"), abs=1e-5)
                         for i in files}
