@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from harness.tune import (
 )
 from mock_onyx.errors import ConfigError
 from scenarios import parse_scenario
+from tests.conftest import Background
 
 CRASH_ABOVE = 5
 SCENARIO = f"""
@@ -77,15 +79,63 @@ def _tune(args: list[str]) -> tuple[int, dict[str, Any] | None, str]:
 
 
 @pytest.fixture(scope="module")
-def tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def straight_tune(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Background]:
+    """The default tune of SCENARIO, ``onyx-bench tune FILE --out DIR`` + FAST in a process of its
+    own, started when a test first asks for it: beside the interrupted tune, on the other core
+    (both on virtual time: exact, whatever the load)."""
     folder = tmp_path_factory.mktemp("tune")
-    code, shown, stderr = _tune([str(_write(folder)), "--out", str(folder / "out"), *FAST])
+    started = Background("straight_tune", ["tune", str(_write(folder)), "--out", str(folder / "out"), *FAST],
+                         folder)
+    yield started
+    started.stop()
+
+
+def _finished(started: Background) -> tuple[Path, dict[str, Any]]:
+    code, stdout, stderr = started.result()
+    shown = json.loads(stdout) if stdout.strip().startswith("{") else None
     assert code == 0, stderr
     assert shown is not None
-    return folder / "out", shown
+    return started.folder / "out", shown
+
+
+@pytest.fixture(scope="module")
+def tuned(straight_tune: Background) -> tuple[Path, dict[str, Any]]:
+    return _finished(straight_tune)
 
 
 # -- the command ------------------------------------------------------------------------------
+
+
+def test_an_interrupted_tune_resumes_to_the_same_answer(tmp_path: Path, straight_tune: Background,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # first of the tests on SCENARIO's tune: the straight one runs beside it (straight_tune)
+    real, calls = harness.sweep.run_case_recording_failure, []
+
+    def interrupted(task: Any) -> Any:
+        calls.append(task)
+        if len(calls) == 48 * 3 + 2:  # in round 2
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(harness.sweep, "run_case_recording_failure", interrupted)
+    out = tmp_path / "out"
+    code, _, stderr = _tune([str(_write(tmp_path)), "--out", str(out), *FAST])
+    assert code == 130
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("interrupted: ") and f"kept in {out / 'round-2'}; to finish them: " in last
+    command = shlex.split(last.split("; to finish them: ", 1)[1])
+    assert command[-3:] == ["--out", str(out), "--resume"]
+    monkeypatch.undo()
+    code, shown, stderr = _tune(command[2:])
+    assert code == 0, stderr
+    assert shown is not None
+    _, straight = _finished(straight_tune)
+    assert shown["recommendation"] == straight["recommendation"]
+    assert [(r["label"], r["runs"]) for r in shown["candidates"]] == \
+        [(r["label"], r["runs"]) for r in straight["candidates"]]
+    again = CliRunner().invoke(main, ["tune", str(_write(tmp_path)), "--out", str(out), "--objective", "p95",
+                                      *FAST[:-1], "--resume"])
+    assert again.exit_code == 2 and "objective was 'mean', now 'p95'" in again.stderr
 
 
 def test_tune_never_recommends_a_size_above_the_crash_threshold(tuned: tuple[Path, dict[str, Any]]) -> None:
@@ -181,37 +231,6 @@ def test_nothing_feasible_is_one_line_naming_the_closest_and_exit_1(tmp_path: Pa
     assert "no configuration met every constraint" in errors[0]
     assert "the closest, sequential, hit the idle timeout in 3 of 3 runs" in errors[0]
     assert shown is not None and shown["recommendation"] is None and shown["infeasible"] in errors[0]
-
-
-def test_an_interrupted_tune_resumes_to_the_same_answer(tmp_path: Path, tuned: tuple[Path, dict[str, Any]],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    real, calls = harness.sweep.run_case_recording_failure, []
-
-    def interrupted(task: Any) -> Any:
-        calls.append(task)
-        if len(calls) == 48 * 3 + 2:  # in round 2
-            raise KeyboardInterrupt
-        return real(task)
-
-    monkeypatch.setattr(harness.sweep, "run_case_recording_failure", interrupted)
-    out = tmp_path / "out"
-    code, _, stderr = _tune([str(_write(tmp_path)), "--out", str(out), *FAST])
-    assert code == 130
-    last = stderr.strip().splitlines()[-1]
-    assert last.startswith("interrupted: ") and f"kept in {out / 'round-2'}; to finish them: " in last
-    command = shlex.split(last.split("; to finish them: ", 1)[1])
-    assert command[-3:] == ["--out", str(out), "--resume"]
-    monkeypatch.undo()
-    code, shown, stderr = _tune(command[2:])
-    assert code == 0, stderr
-    assert shown is not None
-    _, straight = tuned
-    assert shown["recommendation"] == straight["recommendation"]
-    assert [(r["label"], r["runs"]) for r in shown["candidates"]] == \
-        [(r["label"], r["runs"]) for r in straight["candidates"]]
-    again = CliRunner().invoke(main, ["tune", str(_write(tmp_path)), "--out", str(out), "--objective", "p95",
-                                      *FAST[:-1], "--resume"])
-    assert again.exit_code == 2 and "objective was 'mean', now 'p95'" in again.stderr
 
 
 def test_the_confirmation_runs_on_sockets_and_the_report_is_written(tmp_path: Path) -> None:
