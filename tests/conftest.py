@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
+from concurrent import futures
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
 
+from harness.runner import RunConfig, RunResult, run_blocking
 from mock_onyx import Profile, RunningServer, profile_from_mapping, running_server
 
 # Wall seconds per simulated second in tests: a 22 s call takes 88 ms, and the extractor's
@@ -73,18 +77,20 @@ async def new_session(client: httpx.AsyncClient, description: str = "file 12") -
 
 
 SCRIPT = Path(sys.executable).with_name("onyx-bench")
+CORES = 2  # the machine the suite is written for: one core for this process, one idle but for this
+
+# What runs beside the tests (Background commands, ForkedRuns), each started by a fixture: while
+# it runs, only the tests that ask for that fixture run; any other test first waits for it to end
+# (alone_unless_beside_what_runs_for_it).
+BESIDE: list[Background | ForkedRuns] = []
 
 
 class Background:
     """``onyx-bench ARGS``, the installed script in a process of its own, started by the fixture
     named ``fixture`` (when a test first asks for it) and collected by the test that checks it;
-    ``folder`` holds its stdout and stderr. While it runs, only tests that ask for that fixture run:
-    any other test first waits for it to end (``alone_unless_beside_its_background_command``). A
-    command goes to the background only beside tests that it cannot change and that cannot change
-    it: exact ones on virtual time, a check that load cannot turn, or one that runs as another
-    mostly-idle process does (a few percent of a core)."""
-
-    running: ClassVar[list[Background]] = []
+    ``folder`` holds its stdout and stderr. A command goes to the background only beside tests
+    that it cannot change and that cannot change it: exact ones on virtual time, a check that load
+    cannot turn, or one that runs as another mostly idle process does (a few percent of a core)."""
 
     def __init__(self, fixture: str, args: list[str], folder: Path) -> None:
         self.fixture = fixture
@@ -92,7 +98,10 @@ class Background:
         # files, not pipes: nothing reads them while the command runs
         self._stdout, self._stderr = (folder / "stdout").open("w+"), (folder / "stderr").open("w+")
         self.process = subprocess.Popen([str(SCRIPT), *args], stdout=self._stdout, stderr=self._stderr, text=True)
-        Background.running.append(self)
+        BESIDE.append(self)
+
+    def wait(self, timeout_s: float = 120.0) -> None:
+        self.process.wait(timeout=timeout_s)
 
     def result(self, timeout_s: float = 120.0) -> tuple[int, str, str]:
         """Its exit status, stdout and stderr, once it has ended."""
@@ -109,11 +118,41 @@ class Background:
         self.process.wait()
         self._stdout.close()
         self._stderr.close()
-        Background.running.remove(self)
+        BESIDE.remove(self)
+
+
+class ForkedRuns:
+    """The runs that the selected cases of one parametrized test check, each run alone in a process
+    forked from this one as ``run_blocking`` runs it (its own event loop, its own embedded mock),
+    ``CORES`` at a time, all started when the first case asks (fixture ``fixture``); each case then
+    checks its own run's result here, in its own test. For runs that mostly wait (on sockets, at a
+    small time scale): the suite is one process, and the other core would idle through them."""
+
+    def __init__(self, fixture: str, configs: dict[Hashable, RunConfig]) -> None:
+        self.fixture = fixture
+        self._pool = ProcessPoolExecutor(CORES, mp_context=multiprocessing.get_context("fork"))
+        self._runs = {key: self._pool.submit(run_blocking, config) for key, config in configs.items()}
+        BESIDE.append(self)
+
+    def __getitem__(self, key: Hashable) -> RunResult:
+        return self._runs[key].result(timeout=120)
+
+    def wait(self, timeout_s: float = 120.0) -> None:
+        futures.wait(self._runs.values(), timeout=timeout_s)
+
+    def stop(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        BESIDE.remove(self)
+
+
+def selected_params(request: pytest.FixtureRequest, test: str) -> list[dict[str, Any]]:
+    """The parameters of each selected case of ``test``, a test function in the asking module."""
+    return [item.callspec.params for item in request.session.items
+            if item.module is request.module and getattr(item, "originalname", None) == test]
 
 
 @pytest.fixture(autouse=True)
-def alone_unless_beside_its_background_command(request: pytest.FixtureRequest) -> None:
-    for started in Background.running:
-        if started.fixture not in request.fixturenames:
-            started.process.wait(timeout=120)
+def alone_unless_beside_what_runs_for_it(request: pytest.FixtureRequest) -> None:
+    for beside in BESIDE:
+        if beside.fixture not in request.fixturenames:
+            beside.wait()

@@ -20,16 +20,30 @@ from harness.runner import GC_PAUSE, Mode, RunConfig, run_blocking, run_once
 from harness.strategies import make_strategy
 from harness.transports import TransportKind
 from mock_onyx import SimClock
-from tests.conftest import Background, make_profile
+from tests.conftest import Background, ForkedRuns, make_profile, selected_params
 
 STRATEGIES = [("sequential", None), ("batch", 8), ("window", 8), ("batch", 5), ("window", 3)]
 
 
+def _in_input_order(files: int, kind: str, size: int | None) -> RunConfig:
+    return RunConfig(files=files, strategy=make_strategy(kind, size), profile=make_profile(seed=files))
+
+
+@pytest.fixture(scope="module")
+def in_input_order_runs(request: pytest.FixtureRequest) -> Iterator[ForkedRuns]:
+    # 20 runs on sockets at 0.004, mostly waiting: two at a time, a process each
+    runs = ForkedRuns("in_input_order_runs", {
+        (p["files"], p["kind"], p["size"]): _in_input_order(p["files"], p["kind"], p["size"])
+        for p in selected_params(request, "test_every_file_gets_one_outcome_in_input_order")})
+    yield runs
+    runs.stop()
+
+
 @pytest.mark.parametrize("files", [1, 3, 10, 20])
 @pytest.mark.parametrize(("kind", "size"), STRATEGIES)
-async def test_every_file_gets_one_outcome_in_input_order(files: int, kind: str, size: int | None) -> None:
-    result = await run_once(RunConfig(files=files, strategy=make_strategy(kind, size),
-                                      profile=make_profile(seed=files)))
+def test_every_file_gets_one_outcome_in_input_order(files: int, kind: str, size: int | None,
+                                                    in_input_order_runs: ForkedRuns) -> None:
+    result = in_input_order_runs[(files, kind, size)]  # the run of _in_input_order(files, kind, size)
     assert [o.item.id for o in result.outcomes] == list(range(1, files + 1))
     assert all(o.status is Status.OK and o.answer_complete for o in result.outcomes)
     assert result.summary.files_ok == files
@@ -69,11 +83,26 @@ def test_window_reports_every_item_and_has_shorter_gaps_than_batches() -> None:
     assert window.summary.makespan_s < batch.summary.makespan_s
 
 
+def _with_faults(kind: str, size: int | None, fault: str) -> RunConfig:
+    profile = make_profile(seed=4, faults={"send_message": {fault: 0.4}}, files={"not_indexed": [2]})
+    return RunConfig(files=12, strategy=make_strategy(kind, size), profile=profile)
+
+
+@pytest.fixture(scope="module")
+def faulty_runs(request: pytest.FixtureRequest) -> Iterator[ForkedRuns]:
+    # 15 runs on sockets at 0.004, mostly waiting (sequential's retries 1 s apart): two at a time
+    runs = ForkedRuns("faulty_runs", {
+        (p["kind"], p["size"], p["fault"]): _with_faults(p["kind"], p["size"], p["fault"])
+        for p in selected_params(request, "test_faults_on_send_message_lose_no_file")})
+    yield runs
+    runs.stop()
+
+
 @pytest.mark.parametrize(("kind", "size"), STRATEGIES[:3])
 @pytest.mark.parametrize("fault", ["reset", "http_500", "error_packet", "malformed", "empty_answer"])
-async def test_faults_on_send_message_lose_no_file(kind: str, size: int | None, fault: str) -> None:
-    profile = make_profile(seed=4, faults={"send_message": {fault: 0.4}}, files={"not_indexed": [2]})
-    result = await run_once(RunConfig(files=12, strategy=make_strategy(kind, size), profile=profile))
+def test_faults_on_send_message_lose_no_file(kind: str, size: int | None, fault: str,
+                                             faulty_runs: ForkedRuns) -> None:
+    result = faulty_runs[(kind, size, fault)]  # the run of _with_faults(kind, size, fault)
     statuses = [o.status for o in result.outcomes]
     assert len(statuses) == 12
     s = result.summary
@@ -105,11 +134,24 @@ async def test_folders_keep_their_indexed_files() -> None:
     assert folders[1].error_kind is ErrorKind.NOT_FOUND
 
 
-@pytest.mark.parametrize("transport", list(TransportKind))
-async def test_timeouts_are_enforced_on_the_sim_clock_for_every_transport(transport: TransportKind) -> None:
+def _hung(transport: TransportKind) -> RunConfig:
     profile = make_profile(faults={"send_message": {"hang": 1.0}}, time_scale=0.01)
-    result = await run_once(RunConfig(files=2, strategy=make_strategy("window", 2), profile=profile,
-                                      transport=transport))
+    return RunConfig(files=2, strategy=make_strategy("window", 2), profile=profile, transport=transport)
+
+
+@pytest.fixture(scope="module")
+def hung_runs(request: pytest.FixtureRequest) -> Iterator[ForkedRuns]:
+    # two runs that wait 1.8 s for a timeout: at once, a process each
+    runs = ForkedRuns("hung_runs", {p["transport"]: _hung(p["transport"]) for p in selected_params(
+        request, "test_timeouts_are_enforced_on_the_sim_clock_for_every_transport")})
+    yield runs
+    runs.stop()
+
+
+@pytest.mark.parametrize("transport", list(TransportKind))
+def test_timeouts_are_enforced_on_the_sim_clock_for_every_transport(transport: TransportKind,
+                                                                    hung_runs: ForkedRuns) -> None:
+    result = hung_runs[transport]  # the run of _hung(transport)
     for outcome in result.outcomes:
         assert outcome.status is Status.FAILED and outcome.error_kind is ErrorKind.TIMEOUT
         # the 180 s chat timeout, plus the short calls before it (0.2 s): never sooner, and later
