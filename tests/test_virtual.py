@@ -4,6 +4,7 @@ sockets (the mock's one behaviour model, served in-process or by aiohttp)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -13,14 +14,17 @@ from harness.outcomes import ErrorKind, Status
 from harness.runner import Mode, RunConfig, RunResult, run_blocking
 from harness.strategies import make_strategy
 from scenarios import load_scenario
-from tests.conftest import make_profile
+from tests.conftest import ForkedRuns, make_profile, selected_params
 
 STRATEGIES = [("sequential", None), ("batch", 8), ("window", 8)]
 
 
+def config(kind: str, size: int | None, files: int, mode: Mode, **profile: object) -> RunConfig:
+    return RunConfig(files=files, strategy=make_strategy(kind, size), mode=mode, profile=make_profile(**profile))
+
+
 def run(kind: str, size: int | None, files: int, mode: Mode, **profile: object) -> RunResult:
-    return run_blocking(RunConfig(files=files, strategy=make_strategy(kind, size), mode=mode,
-                                  profile=make_profile(**profile)))
+    return run_blocking(config(kind, size, files, mode, **profile))
 
 
 def drawn_send_message_latencies(result: RunResult) -> dict[int, float]:
@@ -39,15 +43,27 @@ def test_virtual_makespan_is_the_closed_form_to_the_millisecond(kind: str, size:
     assert result.summary.server_peak_inflight == result.summary.client_peak_inflight == min(size or 1, files)
 
 
+@pytest.fixture(scope="module")
+def real_runs_at_seed_42(request: pytest.FixtureRequest) -> Iterator[ForkedRuns]:
+    # the real runs of the test below, on sockets at 0.004 and mostly waiting: two at a time
+    runs = ForkedRuns("real_runs_at_seed_42", {
+        (p["kind"], files): config(p["kind"], p["size"], files, Mode.REAL, seed=42)
+        for p in selected_params(request, "test_real_and_virtual_modes_draw_the_same_and_differ_by_the_stated_overhead")
+        for files in (3, 10)})
+    yield runs
+    runs.stop()
+
+
 @pytest.mark.parametrize(("kind", "size"), STRATEGIES)
-def test_real_and_virtual_modes_draw_the_same_and_differ_by_the_stated_overhead(kind: str, size: int | None) -> None:
+def test_real_and_virtual_modes_draw_the_same_and_differ_by_the_stated_overhead(
+        kind: str, size: int | None, real_runs_at_seed_42: ForkedRuns) -> None:
     # One behaviour model: the same per-file latencies and statuses in both modes, exactly. Real
     # mode's makespan differs from the model's only by the overhead it states for itself; that
     # overhead is wall time and is not asserted here (benchmarks/test_slow.py's
     # test_time_scale_error measures it).
     for files in (3, 10):
         virtual = run(kind, size, files, Mode.VIRTUAL, seed=42)
-        real = run(kind, size, files, Mode.REAL, seed=42)
+        real = real_runs_at_seed_42[(kind, files)]  # run(kind, size, files, Mode.REAL, seed=42)
         assert drawn_send_message_latencies(real) == drawn_send_message_latencies(virtual)
         assert [o.status for o in real.outcomes] == [o.status for o in virtual.outcomes]
         assert virtual.summary.harness_overhead_s == pytest.approx(0.0, abs=1e-5)
@@ -67,13 +83,25 @@ def test_a_faulty_real_run_states_its_overhead_against_its_virtual_replay() -> N
         100 * (real.summary.makespan_s / virtual.summary.makespan_s - 1), abs=1e-3)
 
 
+@pytest.fixture(scope="module")
+def real_runs_on_a_faulty_server(request: pytest.FixtureRequest) -> Iterator[ForkedRuns]:
+    # the real runs of the test below, mostly waiting (sequential's 1 s between attempts): two at a time
+    server = load_scenario("flaky-server").scenario.server
+    runs = ForkedRuns("real_runs_on_a_faulty_server", {
+        p["kind"]: config(p["kind"], p["size"], 12, Mode.REAL, seed=1, time_scale=0.01, **server)
+        for p in selected_params(request, "test_a_faulty_server_fails_the_same_files_in_both_modes")})
+    yield runs
+    runs.stop()
+
+
 @pytest.mark.parametrize(("kind", "size"), STRATEGIES)
-def test_a_faulty_server_fails_the_same_files_in_both_modes(kind: str, size: int | None) -> None:
+def test_a_faulty_server_fails_the_same_files_in_both_modes(kind: str, size: int | None,
+                                                            real_runs_on_a_faulty_server: ForkedRuns) -> None:
     # Time scale 0.01: the 10 s create-session timeout is then 100 ms of wall time, which a stall
     # of this shared machine does not reach (at smaller scales it could, and a status would differ).
     server = load_scenario("flaky-server").scenario.server
     virtual = run(kind, size, 12, Mode.VIRTUAL, seed=1, time_scale=0.01, **server)
-    real = run(kind, size, 12, Mode.REAL, seed=1, time_scale=0.01, **server)
+    real = real_runs_on_a_faulty_server[kind]  # run(kind, size, 12, Mode.REAL, seed=1, time_scale=0.01, **server)
     statuses = [(o.status, o.error_kind, o.attempts) for o in virtual.outcomes]
     assert statuses == [(o.status, o.error_kind, o.attempts) for o in real.outcomes]
     # the faults bite: files fail, or (sequential, 3 attempts) are retried
