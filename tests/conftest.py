@@ -141,7 +141,13 @@ class ForkedRuns:
         futures.wait(self._runs.values(), timeout=timeout_s)
 
     def stop(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():  # a run that never ended (its test failed on it already)
+                process.kill()
+                process.join()
         BESIDE.remove(self)
 
 
