@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from harness.cli_executor import executor_options, refuse_on_target, shared_executor
 from harness.modes import Mode
 from harness.overhead import inflight_warning, overhead_warning
 from harness.target import target_options
@@ -18,6 +19,7 @@ from reports.formats import DEFAULT_IDLE_TIMEOUT_S, IMAGE_FORMATS
 
 if TYPE_CHECKING:  # the commands import these (pandas, matplotlib, the runner) in their bodies
     from harness.cli_target import TargetFlags
+    from harness.dask_executor import DaskExecutor
     from harness.store import CaseFailure, ResultsStore
     from harness.sweep import SweepPlan
     from harness.target import ResolvedTarget, TargetSession
@@ -69,27 +71,32 @@ def list_scenarios(name: str | None) -> None:
         click.echo(f"{name:<18} {len(scenario.cases()):>5} cases  {scenario.description}")
 
 
-def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool,
-           command_out: Path | None = None, session: TargetSession | None = None) -> ResultsStore:
+def _sweep(loaded: LoadedScenario, out: Path, jobs: int, resume: bool, command_out: Path | None = None,
+           session: TargetSession | None = None, shared: DaskExecutor | None = None) -> ResultsStore:
     """Run (or finish) a sweep, stating its expected wall time first and its progress as it goes;
     on Ctrl-C (or SIGTERM) keep what finished, print the command that finishes it and exit 130
     (or 143); if cases failed, store every other one, name them and exit 1. Against a target
-    (``session``) the cases run one at a time, in this process."""
+    (``session``) the cases run one at a time, in this process; else on ``shared`` (the command's
+    Dask executor) when there is one, else in a pool of ``jobs`` processes."""
     from harness.cli_progress import Progress, about
     from harness.store import ResultsStore
     from harness.sweep import SweepTerminated, executor_for, plan_sweep, run_sweep, sigterm_interrupts
 
     store = ResultsStore(out)
     plan: SweepPlan = plan_sweep(loaded, store, resume, session=session)
+    executor = executor_for(jobs, session, shared)
     jobs = 1 if session is not None else jobs
+    how = f"with {jobs} job(s)"
+    if shared is not None and executor is shared:
+        jobs = shared.slots
+        how = f"{shared.where}, {jobs} at once"
     expected = _expected_wall_s(loaded, [task.case for task in plan.tasks], jobs,
                                 None if session is None else session.target, on_target=session is not None)
     click.echo(f"{loaded.scenario.name}: {plan.total} cases, {plan.already_done} already done, "
-               f"{len(plan.tasks)} to run with {jobs} job(s), {about(expected)}; results in {out}", err=True)
+               f"{len(plan.tasks)} to run {how}, {about(expected)}; results in {out}", err=True)
     try:
         with sigterm_interrupts(), Progress(plan.total, "cases", plan.already_done, expected) as progress:
-            failures = run_sweep(plan, store, executor_for(jobs, session),
-                                 on_case=lambda case: progress.advance())
+            failures = run_sweep(plan, store, executor, on_case=lambda case: progress.advance())
     except KeyboardInterrupt as interruption:
         terminated = isinstance(interruption, SweepTerminated)
         click.echo(f"{'terminated' if terminated else 'interrupted'}: {len(store.finished())} of "
@@ -225,11 +232,12 @@ def scenario_options(command: Any) -> Any:
                      "(default: the scenario's idle_timeout_s, else never).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"results": DIR, "answer": [...], "summary": [...], "report": PATH or null}.')
+@executor_options
 @target_options
 def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float | None, jobs: int,
           mode: str | None, out: Path | None, resume: bool, with_report: bool, idle_timeout: float | None,
-          as_json: bool, target: str | None, credentials_file: Path | None, yes: bool, dry_run: bool,
-          max_in_flight: int, max_calls: int) -> None:
+          as_json: bool, executor: str, scheduler: str | None, target: str | None, credentials_file: Path | None,
+          yes: bool, dry_run: bool, max_in_flight: int, max_calls: int) -> None:
     """Run every case of SCENARIO (a built-in name or a TOML path), store the results, and say
     what they show. With --target, every case runs against that server, one at a time."""
     from harness.cli_target import TargetFlags, refuse_target_flags
@@ -247,12 +255,14 @@ def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float |
                                            "drop --time-scale, or use --mode real")
         out = _output_folder(out, resume, loaded.scenario.name)
     else:
+        refuse_on_target(executor, scheduler)
         out = _output_folder(out, resume, loaded.scenario.name)
         loaded, session = _sweep_target(loaded, out, resume, TargetFlags(target, credentials_file, yes, dry_run,
                                                                          max_in_flight, max_calls))
         if session is None:  # a dry run: the plan is printed, nothing is sent or written
             return
-    _sweep(loaded, out, jobs, resume, session=session)
+    with shared_executor(executor, scheduler, jobs) as shared:
+        _sweep(loaded, out, jobs, resume, session=session, shared=shared)
     runs = load_runs(out)
     answer = answer_lines(runs, planned_cases(load_manifest(out)))
     report_path = _build_report(out) if with_report else None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
+from harness.cli_executor import executor_options, shared_executor
 from harness.cli_sweep import (
     DEFAULT_JOBS,
     EXIT_INTERRUPTED,
@@ -33,6 +34,7 @@ from harness.target import target_options
 
 if TYPE_CHECKING:  # the command imports these (pydantic, pandas, the runner) in its body
     from harness.cli_target import TargetFlags
+    from harness.dask_executor import DaskExecutor
     from harness.target import ResolvedTarget, TargetSession
     from harness.tune import Candidate, Observation, Race, Standing
     from scenarios import LoadedScenario
@@ -94,18 +96,19 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int,
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"recommendation": {...}, "candidates": [...], "confirmation": {...}, '
                    '"report": PATH, ...} instead of text.')
+@executor_options
 @target_options
 def tune(scenario: str, objective: str, min_success: float, idle_timeout: float | None,
          sizes: tuple[int, ...], reps: int | None, screen_reps: int, confirm: bool, confirm_reps: int,
          time_scale: float | None, seed: int | None, jobs: int, out: Path | None, resume: bool,
-         with_report: bool, as_json: bool, target: str | None, credentials_file: Path | None, yes: bool,
-         dry_run: bool, max_in_flight: int, max_calls: int) -> None:
+         with_report: bool, as_json: bool, executor: str, scheduler: str | None, target: str | None,
+         credentials_file: Path | None, yes: bool, dry_run: bool, max_in_flight: int, max_calls: int) -> None:
     """Find the fastest configuration of SCENARIO's strategies (a built-in name or a TOML path)
     that loses no file beyond --min-success, never hits the idle timeout and never crashes the
     server: sizes 1 to 16 on virtual time, repetitions added where candidates are close, the
-    winner confirmed on sockets (with --target: on that server, the search staying on the model)."""
+    winner confirmed on sockets (with --target: on that server, the search staying on the model;
+    with --executor dask, the search's rounds and the confirmation on sockets run on Dask)."""
     from harness.cli_target import TargetFlags, refuse_target_flags
-    from harness.store import make_folder
     from harness.tune import search_candidates
     from mock_onyx.errors import ConfigError
     from scenarios import load_scenario
@@ -130,6 +133,21 @@ def tune(scenario: str, objective: str, min_success: float, idle_timeout: float 
                                TargetFlags(target, credentials_file, yes, dry_run, max_in_flight, max_calls))
         if session is None:  # a dry run: the plan is printed, nothing is sent or written
             return
+    with shared_executor(executor, scheduler, jobs) as shared:
+        answer = _tune_in(loaded, candidates, out, jobs, resume, session, shared, objective=objective,
+                          min_success=min_success, sizes=sizes, target_reps=target_reps, screen=screen,
+                          confirm=confirm, confirm_reps=confirm_reps)
+    _finish(answer, out, with_report, as_json)
+
+
+def _tune_in(loaded: LoadedScenario, candidates: list[Candidate], out: Path, jobs: int, resume: bool,
+             session: TargetSession | None, shared: DaskExecutor | None, *, objective: str, min_success: float,
+             sizes: tuple[int, ...], target_reps: int, screen: int, confirm: bool,
+             confirm_reps: int) -> dict[str, Any]:
+    """Record the settings (or check them on --resume), state the plan, run the tune: its answer.
+    Ctrl-C between rounds keeps what finished (a round's own sweep says so itself, and exits)."""
+    from harness.store import make_folder
+
     make_folder(out, "--out")
     settings = {"scenario": loaded.source, "scenario_text": loaded.text, "objective": objective,
                 "min_success": min_success, "idle_timeout_s": loaded.scenario.idle_timeout_s,
@@ -137,15 +155,14 @@ def tune(scenario: str, objective: str, min_success: float, idle_timeout: float 
                 "confirm_reps": confirm_reps, "time_scale": loaded.scenario.time_scale,
                 "seed": loaded.scenario.seed, "target": None if session is None else session.target.url}
     _start(out, settings, resume)
-    click.echo(_plan_line(loaded, candidates, screen, target_reps, confirm_reps if confirm else 0, jobs, session),
-               err=True)
+    click.echo(_plan_line(loaded, candidates, screen, target_reps, confirm_reps if confirm else 0,
+                          jobs if shared is None else shared.slots, session), err=True)
     try:
-        answer = _tune(loaded, candidates, out, jobs, resume, settings, session)
+        return _tune(loaded, candidates, out, jobs, resume, settings, session, shared)
     except KeyboardInterrupt:  # between rounds (a round's own sweep says so itself, and exits)
         click.echo(f"interrupted: finished cases kept in {out}; to finish the tune: {resume_command(out)}",
                    err=True)
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-    _finish(answer, out, with_report, as_json)
 
 
 def _start(out: Path, settings: dict[str, Any], resume: bool) -> None:
@@ -263,19 +280,20 @@ def _tune_target(loaded: LoadedScenario, candidates: list[Candidate], confirm: b
 
 
 def _tune(loaded: LoadedScenario, candidates: list[Candidate], out: Path, jobs: int, resume: bool,
-          settings: dict[str, Any], session: TargetSession | None = None) -> dict[str, Any]:
+          settings: dict[str, Any], session: TargetSession | None = None,
+          shared: DaskExecutor | None = None) -> dict[str, Any]:
     """The search, then the confirmation: the answer (``DIR/tune.json``'s content)."""
     from harness.tune import headline, infeasible_line, recommendation, why
     from harness.tune.answer import FORMAT_VERSION, candidate_records, recommendation_record, rounds_of
 
-    ranked, rounds, observed = _search(loaded, candidates, out, jobs, resume, settings)
+    ranked, rounds, observed = _search(loaded, candidates, out, jobs, resume, settings, shared)
     winner = recommendation(ranked)
     files, folders = headline(observed)
     reason = None if winner is None else why(winner, ranked, settings["objective"],
                                              settings["idle_timeout_s"] is not None, files)
     confirmation = None
     if winner is not None and settings["confirm"]:
-        confirmation = _confirm(loaded, winner, out, jobs, resume, settings, session)
+        confirmation = _confirm(loaded, winner, out, jobs, resume, settings, session, shared)
     taken = rounds_of((r["round"], r.pop("members")) for r in rounds)
     return {"format_version": FORMAT_VERSION, "status": "done", "settings": settings,
             "scenario": loaded.scenario.name, "objective": settings["objective"], "files": files,
@@ -287,7 +305,8 @@ def _tune(loaded: LoadedScenario, candidates: list[Candidate], out: Path, jobs: 
 
 
 def _search(loaded: LoadedScenario, candidates: list[Candidate], out: Path, jobs: int, resume: bool,
-            settings: dict[str, Any]) -> tuple[list[Standing], list[dict[str, Any]], list[Observation]]:
+            settings: dict[str, Any], shared: DaskExecutor | None = None,
+            ) -> tuple[list[Standing], list[dict[str, Any]], list[Observation]]:
     """Round 1 runs every candidate; each later round the race's members (``harness.tune.race``)
     on one block of draws."""
     from harness.store import TUNE_ROUND
@@ -303,7 +322,7 @@ def _search(loaded: LoadedScenario, candidates: list[Candidate], out: Path, jobs
         this = loaded.with_overrides(mode="virtual", seed=block.seed, repetitions=block.reps,
                                      strategies=strategy_tables(members))
         folder = out / TUNE_ROUND.format(number)
-        _sweep(this, folder, _round_jobs(this, jobs), resume, command_out=out)
+        _sweep(this, folder, _round_jobs(this, jobs), resume, command_out=out, shared=shared)
         observed += _observations(folder, block.seed)
         rounds.append({"round": number, "results": folder.name, "seed": block.seed, "reps_added": block.reps,
                        "candidates": len(members), "cases": len(this.scenario.cases()), "why": why_round,
@@ -361,7 +380,8 @@ def _observations(folder: Path, seed: int) -> list[Observation]:
 
 
 def _confirm(loaded: LoadedScenario, winner: Standing, out: Path, jobs: int, resume: bool,
-             settings: dict[str, Any], session: TargetSession | None = None) -> dict[str, Any]:
+             settings: dict[str, Any], session: TargetSession | None = None,
+             shared: DaskExecutor | None = None) -> dict[str, Any]:
     """The winner through the aiohttp mock on loopback sockets (or against the target of
     ``session``), with round 1's seeds, against its virtual runs of the same seeds (as
     ``reproduce``'s cross-check)."""
@@ -378,7 +398,7 @@ def _confirm(loaded: LoadedScenario, winner: Standing, out: Path, jobs: int, res
              + (f" (a mock, its time scale {time_scale:g})" if session.target.is_mock else " (real time)"))
     click.echo(f"confirm: {winner.candidate.label} {where}, round 1's seeds", err=True)
     folder = out / TUNE_CONFIRM
-    _sweep(check, folder, jobs, resume, command_out=out, session=session)
+    _sweep(check, folder, jobs, resume, command_out=out, session=session, shared=shared)
     real = standings(_observations(folder, settings["seed"]), settings["min_success"], settings["objective"])[0]
     rows = cross_check_rows(load_runs(out / TUNE_ROUND.format(1)), load_runs(folder))
     return clean({"mode": "real", "time_scale": time_scale, "reps": settings["confirm_reps"],

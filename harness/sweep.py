@@ -3,7 +3,9 @@
 An executor takes picklable ``CaseTask``s and yields ``(task, result)`` pairs as cases finish:
 ``InlineExecutor`` runs them one after another in this process; ``ProcessExecutor`` runs up to
 ``jobs`` at once, each in its own process with its own embedded mock (so cases do not share a
-core's event loop and distort each other's timing). A Dask executor would be a third class.
+core's event loop and distort each other's timing); ``harness.dask_executor.DaskExecutor`` runs them
+on a Dask cluster (``dask_executor``: imported only when chosen, for all of a command's sweeps).
+A task carries its profile resolved (``CaseTask.profile``): a worker reads no profile or CSV file.
 
 A case that raises does not stop the sweep: its executor yields a ``CaseFailure`` (the exception's
 type, message and traceback) instead of a ``RunResult``, the store records it, and the sweep goes on.
@@ -25,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.results import RunResult
 from harness.runner import Mode, RunConfig, run_blocking
@@ -33,8 +35,12 @@ from harness.store import CaseFailure, ResultsStore
 from harness.strategies import make_strategy
 from harness.target import TargetSession, redact
 from harness.transports import TransportKind
-from mock_onyx import profile_from_mapping
+from mock_onyx import Profile, profile_from_mapping
+from mock_onyx.errors import ConfigError
 from scenarios import Case, LoadedScenario
+
+if TYPE_CHECKING:  # Dask is an optional extra: imported only when --executor dask is chosen
+    from harness.dask_executor import DaskExecutor
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,9 @@ class CaseTask:
     # A running server instead of an embedded mock (``--target``): its cases run one at a time, in
     # this process (``executor_for``), so its credentials never leave it and its caps hold.
     session: TargetSession | None = None
+    # The profile as the planning process resolved it (an empirical CSV's durations included), so
+    # that a worker, here or on another machine, reads no file; None: ``profile_document`` is read.
+    profile: Profile | None = None
 
 
 def run_case(task: CaseTask) -> RunResult:
@@ -55,7 +64,8 @@ def run_case(task: CaseTask) -> RunResult:
     config = RunConfig(files=case.files, folders=case.folders,
                        strategy=make_strategy(case.kind, case.size, case.heartbeat_s, case.retry,
                                               case.rate_limit),
-                       profile=profile_from_mapping(task.profile_document, case.case_id),
+                       profile=task.profile if task.profile is not None
+                       else profile_from_mapping(task.profile_document, case.case_id),
                        target=None if task.session is None else task.session.target.url, session=task.session,
                        transport=TransportKind(task.transport), mode=Mode(task.mode),
                        idle_timeout_s=task.idle_timeout_s)
@@ -182,10 +192,11 @@ def plan_sweep(loaded: LoadedScenario, store: ResultsStore, resume: bool,
     store.prepare(loaded, resume)
     finished = store.finished()
     cases = loaded.scenario.cases()
-    profiles = {r: loaded.scenario.profile(r, loaded.source, loaded.base_dir).to_document()
+    profiles = {r: loaded.scenario.profile(r, loaded.source, loaded.base_dir)
                 for r in range(loaded.scenario.repetitions)}
-    tasks = tuple(CaseTask(case, profiles[case.repetition], transport.value, loaded.scenario.mode,
-                           loaded.scenario.idle_timeout_s, session)
+    documents = {r: profile.to_document() for r, profile in profiles.items()}
+    tasks = tuple(CaseTask(case, documents[case.repetition], transport.value, loaded.scenario.mode,
+                           loaded.scenario.idle_timeout_s, session, profiles[case.repetition])
                   for case in cases if case.case_id not in finished)
     return SweepPlan(total=len(cases), already_done=len(cases) - len(tasks), tasks=tasks)
 
@@ -227,10 +238,36 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def executor_for(jobs: int, session: TargetSession | None = None) -> CaseExecutor:
-    """``jobs`` worker processes, or this process alone: for one job, and for a target, whose cases
-    run one at a time (parallel cases would load it with each other's calls, and pass its caps)."""
-    return InlineExecutor() if jobs <= 1 or session is not None else ProcessExecutor(jobs)
+def executor_for(jobs: int, session: TargetSession | None = None,
+                 shared: CaseExecutor | None = None) -> CaseExecutor:
+    """``jobs`` worker processes, or ``shared`` (an executor the command opened for all its sweeps:
+    ``dask_executor``'s), or this process alone: for one job, and always for a target, whose cases
+    run one at a time (parallel cases would load it with each other's calls, and pass its caps)
+    and whose credentials never leave this process."""
+    if session is not None:
+        return InlineExecutor()
+    if shared is not None:
+        return shared
+    return InlineExecutor() if jobs <= 1 else ProcessExecutor(jobs)
+
+
+DASK_PACKAGES = ("dask", "distributed")
+
+
+@contextmanager
+def dask_executor(jobs: int, scheduler: str | None = None) -> Iterator[DaskExecutor]:
+    """The Dask executor (``harness.dask_executor.open_dask``): on a LocalCluster of ``jobs``
+    worker processes it starts and closes, or on ``scheduler``'s cluster. Without Dask installed,
+    one line saying how to install it."""
+    try:
+        from harness.dask_executor import open_dask
+    except ImportError as error:
+        if (error.name or "").partition(".")[0] not in DASK_PACKAGES:
+            raise
+        raise ConfigError("--executor dask", "needs Dask distributed, which is not installed here",
+                          "pip install 'onyx-bench[dask]', or drop --executor dask") from None
+    with open_dask(jobs, scheduler) as executor:
+        yield executor
 
 
 def default_out(name: str) -> Path:
