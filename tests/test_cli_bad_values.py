@@ -86,6 +86,7 @@ GRAMMAR: dict[str, str] = {
     "scenarios NAME": "nope",
     "sweep SCENARIO": "nope",
     "--sizes": "0-3",  # a size below 1
+    "--scheduler": "tcp://dask-scheduler",  # no port: not tcp://HOST:PORT
     "tune SCENARIO": "nope",
 }
 OUTPUT_PATHS = {"out"}  # path parameters that are written to; every other path is read
