@@ -1,4 +1,6 @@
-"""Shared fixtures: the real mock server on an ephemeral loopback port, talked to with httpx."""
+"""Shared fixtures: the real mock server on an ephemeral loopback port, talked to with httpx; and
+what lets the suite use its second core: a command in the background (``Background``), runs forked
+two at a time (``ForkedRuns``), never beside a test that did not ask for them."""
 
 from __future__ import annotations
 
@@ -75,9 +77,9 @@ async def new_session(client: httpx.AsyncClient, description: str = "file 12") -
     return str(response.json()["chat_session_id"])
 
 
-
 SCRIPT = Path(sys.executable).with_name("onyx-bench")
-CORES = 2  # the machine the suite is written for: one core for this process, one idle but for this
+# The suite is timed on 2 cores and runs in one process: a process more runs on the other core.
+CORES = 2
 
 # What runs beside the tests (Background commands, ForkedRuns), each started by a fixture: while
 # it runs, only the tests that ask for that fixture run; any other test first waits for it to end
