@@ -26,9 +26,9 @@ thread, so that the work still spreads and the last tasks end together.
 
 A worker that dies while it runs a task: the scheduler gives the task to another worker, up to its
 ``distributed.scheduler.allowed-failures`` times (3 unless the scheduler is configured otherwise),
-then fails it with ``KilledWorker``. A chunk that fails so is split and each of its cases tried
-alone; a case alone that fails so is recorded as failed with the reason (``--resume`` runs it
-again). Dask's ``retries`` is not used: it re-runs tasks that raise, and a case never raises here
+then fails it with ``KilledWorker`` (a task waiting on that worker counts the death too, as Dask
+counts it). A chunk that fails so is split and each of its cases tried alone; a case alone that
+fails so is recorded as failed with the reason (``--resume`` runs it again). Dask's ``retries`` is not used: it re-runs tasks that raise, and a case never raises here
 (its exception is its recorded failure). A case id is handed to ``run_sweep`` once, whatever
 comes back, so no case is written twice.
 """
@@ -42,7 +42,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -80,15 +80,16 @@ def run_chunk(tasks: tuple[CaseTask, ...],
     return ChunkDone(outcomes, time.perf_counter() - start)
 
 
-def chunk_tasks(tasks: Sequence[CaseTask], slots: int) -> list[tuple[CaseTask, ...]]:
+def chunk_tasks(tasks: Sequence[CaseTask], slots: int, chunk_s: float = CHUNK_S) -> list[tuple[CaseTask, ...]]:
     """Consecutive cases grouped into Dask tasks: a case on sockets alone; cases on virtual time
-    until their estimated wall time reaches ``CHUNK_S``, or the share of the whole sweep that
-    leaves ``CHUNKS_PER_SLOT`` tasks for each of ``slots`` worker threads, whichever is less."""
+    until their estimated wall time reaches ``chunk_s``, or the share of the whole sweep that
+    leaves ``CHUNKS_PER_SLOT`` tasks for each of ``slots`` worker threads, whichever is less
+    (``chunk_s`` 0: a case per task)."""
     def wall_s(task: CaseTask) -> float:
         return (task.case.files + task.case.folders) * VIRTUAL_WALL_S_PER_ITEM
 
     virtual = [task for task in tasks if task.mode == Mode.VIRTUAL.value]
-    target_s = min(CHUNK_S, sum(map(wall_s, virtual)) / (CHUNKS_PER_SLOT * max(1, slots)))
+    target_s = min(chunk_s, sum(map(wall_s, virtual)) / (CHUNKS_PER_SLOT * max(1, slots)))
     chunks: list[tuple[CaseTask, ...]] = []
     current: list[CaseTask] = []
     current_s = 0.0
@@ -120,10 +121,12 @@ class DaskExecutor:
     """``harness.sweep``'s ``CaseExecutor`` on a Dask cluster (``client``'s); ``where`` says which."""
 
     def __init__(self, client: Client, where: str,
-                 work: Callable[[CaseTask], CaseOutcome] = run_case_recording_failure) -> None:
+                 work: Callable[[CaseTask], CaseOutcome] = run_case_recording_failure,
+                 chunk_s: float = CHUNK_S, in_flight_per_slot: int = IN_FLIGHT_PER_SLOT) -> None:
         self.client = client
         self.where = where
         self.work = work  # module-level: pickled by name for the workers
+        self.chunk_s, self.in_flight_per_slot = chunk_s, in_flight_per_slot
         self.stats = DaskStats()
         self._slots, self._counted_at = 1, -SLOTS_EVERY_S
 
@@ -136,7 +139,7 @@ class DaskExecutor:
         return self._slots
 
     def run(self, tasks: Sequence[CaseTask]) -> Iterator[tuple[CaseTask, CaseOutcome]]:
-        queue = deque(chunk_tasks(tasks, self.slots))
+        queue = deque(chunk_tasks(tasks, self.slots, self.chunk_s))
         pending: dict[Future, tuple[CaseTask, ...]] = {}
         finished = as_completed()
         handed: set[str] = set()  # case ids already yielded: each is written once
@@ -144,23 +147,26 @@ class DaskExecutor:
             self._submit(queue, pending, finished)
             for future in finished:
                 chunk = pending.pop(future)
+                self._submit(queue, pending, finished)  # first: the worker that is free gets work
                 outcomes = self._outcomes(future, chunk, queue)
                 future.release()
-                self._submit(queue, pending, finished)  # before the writes: workers stay busy
+                self._submit(queue, pending, finished)  # a split chunk's cases
                 for task, outcome in outcomes:
                     if task.case.case_id not in handed:
                         handed.add(task.case.case_id)
                         yield task, outcome
         finally:
             # On an interruption: what has not started never will; what runs on a worker is
-            # abandoned (its result, never written, is dropped; --resume runs it again).
-            if pending:
-                self.client.cancel(list(pending))
+            # abandoned (its result, never written, is dropped; --resume runs it again). A client
+            # already closed (the command's way out) has released them itself.
+            if pending and self.client.status == "running":
+                with suppress(Exception):  # cleaning up on the way out: never hide why we left
+                    self.client.cancel(list(pending))
 
     def _submit(self, queue: deque[tuple[CaseTask, ...]], pending: dict[Future, tuple[CaseTask, ...]],
                 finished: as_completed) -> None:
-        """Keep ``IN_FLIGHT_PER_SLOT`` tasks per worker thread with the scheduler, in grid order."""
-        while queue and len(pending) < IN_FLIGHT_PER_SLOT * self.slots:
+        """Keep ``in_flight_per_slot`` tasks per worker thread with the scheduler, in grid order."""
+        while queue and len(pending) < self.in_flight_per_slot * self.slots:
             chunk = queue.popleft()
             future = self.client.submit(run_chunk, chunk, self.work, pure=False,
                                         key=f"cases-{chunk[0].case.case_id}-{len(chunk)}-{uuid.uuid4().hex[:12]}")
@@ -208,9 +214,13 @@ class _CtrlCIsTheCommands(WorkerPlugin):
 
 
 def local_cluster(workers: int) -> LocalCluster:
-    """``workers`` worker processes of one thread each (see the module's docstring), on loopback."""
+    """``workers`` worker processes of one thread each (see the module's docstring), on loopback;
+    no dashboard (the scheduler's HTTP server on a free port, not 8787: two may run at once). Its
+    logs are silenced below CRITICAL: a worker that dies is the sweep's to report (a case it ran
+    again, or its failure), not as the scheduler's tracebacks between the progress lines."""
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                        dashboard_address=None, silence_logs=logging.ERROR)
+                        dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                        silence_logs=logging.CRITICAL)
 
 
 @contextmanager
