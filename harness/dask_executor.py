@@ -55,7 +55,8 @@ from harness.store import CaseFailure
 from harness.sweep import CaseOutcome, CaseTask, failure_of, run_case_recording_failure
 from mock_onyx.errors import ConfigError
 
-CHUNK_S = 0.25  # estimated wall seconds of virtual cases per task (Dask's own cost: ~3 ms a task here)
+CHUNK_S = 0.25  # estimated wall seconds of virtual cases per task (Dask's own: 7.5-10.5 ms of worker
+# time a task on 2 cores, benchmarks/test_dask.py: a case per task kept the workers in cases 43-45% of the time)
 CHUNKS_PER_SLOT = 4  # at least this many tasks per worker thread in a sweep
 IN_FLIGHT_PER_SLOT = 2  # tasks handed to the scheduler per worker thread: one running, one ready
 SLOTS_EVERY_S = 2.0  # how often the cluster's worker threads are counted again (workers come and go)
