@@ -23,6 +23,7 @@ import click
 
 from harness.cli_calibrate import calibrate
 from harness.cli_compare import compare
+from harness.cli_convert import convert
 from harness.cli_sweep import (
     CommandLine,
     finite,
@@ -330,3 +331,4 @@ main.add_command(report)
 main.add_command(compare)
 main.add_command(tune)
 main.add_command(calibrate)
+main.add_command(convert)

@@ -418,7 +418,8 @@ def reproduce(reps: int | None, seed: int | None, time_scale: float | None, jobs
 @click.command()
 @click.argument("results", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--format", "formats", default="html,md,csv", show_default=True,
-              help="Comma-separated: html, md, csv.")
+              help="Comma-separated: html, md, csv (the summary, and the runs, files, events and calls "
+                   "tables as runs.csv, files.csv, events.csv, calls.csv).")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Report directory (default: RESULTS/report).")
 @click.option("--image-format", type=click.Choice(IMAGE_FORMATS), default="png", show_default=True,
@@ -432,5 +433,5 @@ def report(results: Path, formats: str, out: Path | None, image_format: str, idl
 
     built = build_report(results, out, [f.strip() for f in formats.split(",") if f.strip()],
                          image_format, idle_timeout)
-    for path in built.outputs.values():
+    for path in [*built.outputs.values(), *built.exports.values()]:
         click.echo(str(path))

@@ -1,57 +1,66 @@
-"""A results directory: versioned, self-describing, written case by case, atomically.
+"""A results directory: versioned, self-describing, written in chunks as cases finish, atomically.
 
     DIR/manifest.json            format version, onyx-bench version, Python, platform, start time,
                                  seed, scenario source and full text
-    DIR/cases/<case_id>/         one finished case, moved into place whole (never half-written):
-        summary.json             the case's grid point and its ``RunSummary``
-        files.csv                one row per item (columns: ``harness.results``)
-        events.csv, calls.csv    progress events and HTTP calls
+    DIR/runs/part-NNNNN.parquet  one row per finished case: its grid point and ``RunSummary``
+    DIR/files/, DIR/events/,     one row per item, progress event and HTTP call (``harness.results``'
+    DIR/calls/ (part-NNNNN...)   columns and ``case_id``), in Parquet parts of the same numbers: a
+                                 chunk of cases, each part renamed into place whole, the runs part
+                                 last (``harness.store_chunks``); a completed sweep is one chunk
     DIR/failed/<case_id>.json    a case whose run raised, written atomically: its grid point, the
                                  exception's type and message, and the traceback. Not a finished
                                  case: ``--resume`` runs it again, and its success removes this file
-    DIR/runs.csv, DIR/files.csv  every finished case together, rewritten after each sweep
+                                 (a JSON file each: failures are few)
     DIR/cross-check/             ``reproduce``'s cross-check on real sockets: a results directory
 
 A tune (``onyx-bench tune``) is a folder of results directories: ``round-1``, ``round-2``, ...
 (one per search round), ``confirm`` (the winner on real sockets), and ``tune.json`` (its
 settings, then its answer; ``harness.cli_tune``), which ``reports.tune`` reads.
 
-``load_runs(DIR)`` and ``load_files(DIR)`` read them into pandas, from the case folders, so they
-work on an interrupted sweep too; neither lists a failed case. ``load_failures(DIR)`` does.
+``load_runs(DIR)``, ``load_files``, ``load_events`` and ``load_calls`` read them into pandas from
+the committed chunks, so they work on an interrupted sweep too; none lists a failed case.
+``load_failures(DIR)`` does. Format 1 (a folder per case) is still read (``harness.store_v1``);
+``convert`` rewrites it as this format. ``export_csv`` writes the four tables as CSV.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
 import platform
-import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from harness.results import CALL_COLUMNS, EVENT_COLUMNS, FILE_COLUMNS, RunResult
+from harness.results import RunResult
 from mock_onyx.errors import ConfigError
 from scenarios import Case, LoadedScenario
 from scenarios.policies import default_retry
 
-FORMAT_VERSION = 1
+# pandas and pyarrow (and the modules that use them) are imported where a table is written or read:
+# a sweep's workers import this module for its names, and never read or write a table.
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from harness.store_chunks import CaseRows, ChunkWriter
+
+FORMAT_VERSION = 2  # 1: a folder per case, CSV (harness.store_v1); 2: Parquet chunks
 MANIFEST = "manifest.json"
-CASES = "cases"
 FAILED = "failed"
 # ``reproduce``'s cross-check through real sockets: a results directory of its own, inside the main one
 CROSS_CHECK = "cross-check"
-TEMP_PREFIX = ".tmp-"
 TUNE = "tune.json"  # a tune's own answer, beside its rounds' results directories
 TUNE_ROUND = "round-{}"
 TUNE_CONFIRM = "confirm"
+CHUNK_CASES = 10_000  # cases per chunk at most (a chunk's rows are streamed to disk, not held)
+CHUNK_SECONDS = 10.0  # a chunk is committed this long after its first case at the latest
+CHUNK_SECONDS_VARIABLE = "ONYX_BENCH_CHUNK_SECONDS"
+TEMP_PREFIX = ".tmp-"  # a file or folder being written; renamed into place when whole
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -85,76 +94,112 @@ def make_folder(path: Path, option: str) -> None:
 
 
 class ResultsStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.cases_dir = root / CASES
-        self.failed_dir = root / FAILED
+    """Where a sweep writes: ``prepare`` it, ``write_case`` (queued, committed in chunks) and
+    ``write_failure`` as cases end, ``close`` it (every queued case on disk; ``compact=True``, for a
+    sweep that completed: one chunk). ``chunk_cases`` and ``chunk_seconds`` bound what a SIGKILL
+    can cost: a chunk is committed every ``chunk_cases`` cases, and ``chunk_seconds`` after its first
+    (default: ``$ONYX_BENCH_CHUNK_SECONDS``, else 10)."""
+
+    def __init__(self, root: Path, chunk_cases: int = CHUNK_CASES, chunk_seconds: float | None = None) -> None:
+        self.root = Path(root)
+        self.failed_dir = self.root / FAILED
+        self.chunk_cases = chunk_cases
+        self.chunk_seconds = _chunk_seconds() if chunk_seconds is None else chunk_seconds
+        self._writer: ChunkWriter | None = None
 
     def prepare(self, loaded: LoadedScenario, resume: bool) -> None:
         """Create the directory and manifest, or check that a resumed one is for this scenario."""
+        from harness.store_chunks import remove_leftovers
+
         manifest_path = self.root / MANIFEST
         if manifest_path.exists():
             if not resume:
                 raise ConfigError(str(self.root), "already holds results",
                                   "add --resume to finish it, or choose a new --out")
             recorded = json.loads(manifest_path.read_text())
-            if recorded.get("scenario_text") != loaded.text:
-                raise ConfigError(str(self.root), "holds results of a different scenario (its text differs)",
-                                  "resume with the scenario it was started with, or choose a new --out")
-            if recorded.get("server_fingerprint", fingerprint := server_fingerprint(loaded)) != fingerprint:
-                raise ConfigError(str(self.root), "holds results of a different server profile (a profile file "
-                                  "or an empirical CSV the scenario reads has changed since it started)",
-                                  "restore the files it was started with, or choose a new --out")
-            then, now = recorded.get("overrides") or {}, loaded.overrides
-            changed = [f"{key} was {then.get(key, 'as written')}, now {now.get(key, 'as written')}"
-                       for key in sorted({*then, *now}) if then.get(key) != now.get(key)]
-            if changed:
-                raise ConfigError(str(self.root), f"was started with other settings ({'; '.join(changed)})",
-                                  "resume with the same options, or choose a new --out")
+            _check_resumable(self.root, recorded, loaded)
         else:
-            make_folder(self.cases_dir, "--out")
+            make_folder(self.root, "--out")
             write_atomically(manifest_path, json.dumps(_manifest(loaded), indent=2))
-        for leftover in self.cases_dir.glob(f"{TEMP_PREFIX}*"):
-            shutil.rmtree(leftover, ignore_errors=True)  # a case cut short by an interruption
-        for leftover in self.failed_dir.glob(f"{TEMP_PREFIX}*"):
-            leftover.unlink(missing_ok=True)
+        remove_leftovers(self.root)  # a chunk cut short by SIGKILL: its cases run again
+        if self.failed_dir.is_dir():
+            for leftover in self.failed_dir.glob(f"{TEMP_PREFIX}*"):
+                leftover.unlink(missing_ok=True)
 
     def finished(self) -> set[str]:
-        return {folder.name for folder in _case_folders(self.root)}
+        """The cases on disk (a case queued but not yet in a committed chunk is not finished)."""
+        return _finished(self.root)
 
     def write_case(self, case: Case, result: RunResult) -> None:
-        final = self.cases_dir / case.case_id
-        temp = self.cases_dir / f"{TEMP_PREFIX}{case.case_id}.{os.getpid()}"
-        temp.mkdir(parents=True)
-        summary = {**case_columns(case), **asdict(result.summary)}
-        (temp / "summary.json").write_text(json.dumps(summary, indent=2))
-        # The csv module, not pandas: a sweep writes thousands of small tables, and the parent
-        # process that writes them shares the cores with the cases.
-        for name, columns, rows in (("files.csv", FILE_COLUMNS, result.file_rows()),
-                                    ("events.csv", EVENT_COLUMNS, result.event_rows()),
-                                    ("calls.csv", CALL_COLUMNS, result.call_rows())):
-            _write_csv(temp / name, [*columns, "case_id"],
-                       [{**row, "case_id": case.case_id} for row in rows])
-        os.rename(temp, final)
-        (self.failed_dir / f"{case.case_id}.json").unlink(missing_ok=True)  # it failed before
+        """Queue a finished case; it is on disk once its chunk is committed."""
+        if self._writer is None:
+            from harness.store_chunks import ChunkWriter
+
+            self._writer = ChunkWriter(self.root, self.chunk_cases, self.chunk_seconds, self._forget_failures)
+        self._writer.put(lambda: case_rows(case, result))
 
     def write_failure(self, case: Case, failure: CaseFailure) -> None:
         self.failed_dir.mkdir(exist_ok=True)
         record = {**case_columns(case), **asdict(failure)}
         write_atomically(self.failed_dir / f"{case.case_id}.json", json.dumps(record, indent=2))
 
-    def write_combined(self) -> None:
-        for name, frame in (("runs.csv", load_runs(self.root)), ("files.csv", load_files(self.root))):
-            temp = self.root / f"{TEMP_PREFIX}{name}"
-            frame.to_csv(temp, index=False)
-            os.replace(temp, self.root / name)
+    def flush(self) -> None:
+        """Commit every queued case; return once they are on disk."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self, compact: bool = False) -> None:
+        """Commit every queued case and stop the writer; ``compact``: then merge the chunks into
+        one (a few seconds at 100,000 cases: for a sweep that completed, not one interrupted)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.flush(stop=True)
+        if compact:
+            from harness import store_chunks, store_v1
+
+            if not store_v1.is_v1(self.root, _manifest_or_none(self.root)):
+                store_chunks.compact(self.root)
+
+    def _forget_failures(self, case_ids: list[str]) -> None:
+        """In the writer's thread, once ``case_ids`` are on disk: a failure each had before is gone."""
+        if self.failed_dir.is_dir():
+            for name in set(os.listdir(self.failed_dir)) & {f"{case_id}.json" for case_id in case_ids}:
+                (self.failed_dir / name).unlink(missing_ok=True)
 
 
-def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+def _check_resumable(root: Path, recorded: dict[str, Any], loaded: LoadedScenario) -> None:
+    from harness import store_v1
+
+    if store_v1.is_v1(root, recorded):
+        raise ConfigError(str(root), f"holds results in format {store_v1.VERSION} (a folder per case), which "
+                          "this version reads but does not add to", f"convert it first: onyx-bench convert {root}")
+    if recorded.get("scenario_text") != loaded.text:
+        raise ConfigError(str(root), "holds results of a different scenario (its text differs)",
+                          "resume with the scenario it was started with, or choose a new --out")
+    if recorded.get("server_fingerprint", fingerprint := server_fingerprint(loaded)) != fingerprint:
+        raise ConfigError(str(root), "holds results of a different server profile (a profile file "
+                          "or an empirical CSV the scenario reads has changed since it started)",
+                          "restore the files it was started with, or choose a new --out")
+    then, now = recorded.get("overrides") or {}, loaded.overrides
+    changed = [f"{key} was {then.get(key, 'as written')}, now {now.get(key, 'as written')}"
+               for key in sorted({*then, *now}) if then.get(key) != now.get(key)]
+    if changed:
+        raise ConfigError(str(root), f"was started with other settings ({'; '.join(changed)})",
+                          "resume with the same options, or choose a new --out")
+
+
+def _chunk_seconds() -> float:
+    text = os.environ.get(CHUNK_SECONDS_VARIABLE)
+    if text is None:
+        return CHUNK_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ConfigError(CHUNK_SECONDS_VARIABLE, f"{text!r} is not a number of seconds, 0 or more",
+                          f"unset it (the default is {CHUNK_SECONDS:g}) or give e.g. 5")
+    return seconds
 
 
 def case_columns(case: Case) -> dict[str, Any]:
@@ -167,49 +212,102 @@ def case_columns(case: Case) -> dict[str, Any]:
             "rate_limit": case.rate_limit, "policy": case.policy}
 
 
+def case_rows(case: Case, result: RunResult) -> CaseRows:
+    """A finished case as the store's rows: its grid point and summary (its fields are scalars: no
+    deep copy, which ``asdict`` would make at half the cost of the rest), then its tables' rows."""
+    from harness.store_chunks import CaseRows
+
+    summary = {field.name: getattr(result.summary, field.name) for field in fields(result.summary)}
+    return CaseRows({**case_columns(case), **summary}, result.file_rows(), result.event_rows(), result.call_rows())
+
+
 def load_manifest(root: Path | str) -> dict[str, Any]:
     return dict(json.loads((Path(root) / MANIFEST).read_text()))
 
 
+def _manifest_or_none(root: Path) -> dict[str, Any] | None:
+    path = root / MANIFEST
+    return dict(json.loads(path.read_text())) if path.is_file() else None
+
+
+def load_table(root: Path | str, name: str) -> pa.Table:
+    """Table ``name`` (``runs``, ``files``, ``events`` or ``calls``) as Arrow, in case-id order,
+    from either format."""
+    from harness import store_chunks, store_v1
+
+    root = Path(root)
+    if store_v1.is_v1(root, _manifest_or_none(root)):
+        return store_v1.read_table(root, name)
+    return store_chunks.read_table(root, name)
+
+
+def _frame(root: Path | str, name: str) -> pd.DataFrame:
+    # Integers with a missing value become float64 (NaN), as pandas reads them; text is pandas' str.
+    return load_table(root, name).to_pandas()
+
+
 def load_runs(root: Path | str) -> pd.DataFrame:
-    """One row per finished case: the grid point and its summary."""
-    rows = [json.loads((folder / "summary.json").read_text()) for folder in _case_folders(root)]
-    return pd.DataFrame(rows).sort_values("case_id", ignore_index=True) if rows else pd.DataFrame()
+    """One row per finished case: the grid point and its summary, in case-id order."""
+    return _frame(root, "runs")
+
+
+def load_files(root: Path | str) -> pd.DataFrame:
+    """One row per item of every finished case (``harness.results``' columns and ``case_id``)."""
+    return _frame(root, "files")
+
+
+def load_events(root: Path | str) -> pd.DataFrame:
+    return _frame(root, "events")
+
+
+def load_calls(root: Path | str) -> pd.DataFrame:
+    return _frame(root, "calls")
 
 
 def load_failures(root: Path | str) -> pd.DataFrame:
     """One row per failed case (not run again since): the grid point, error, message, traceback."""
+    import pandas as pd
+
     folder = Path(root) / FAILED
     paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
     rows = [json.loads(path.read_text()) for path in paths if not path.name.startswith(TEMP_PREFIX)]
     return pd.DataFrame(rows).sort_values("case_id", ignore_index=True) if rows else pd.DataFrame()
 
 
-def load_files(root: Path | str) -> pd.DataFrame:
-    return _concat(root, "files.csv")
+def _finished(root: Path) -> set[str]:
+    from harness import store_chunks, store_v1
+
+    if store_v1.is_v1(root, _manifest_or_none(root)):
+        return {folder.name for folder in store_v1.case_folders(root)}
+    return store_chunks.finished_ids(root)
 
 
-def load_events(root: Path | str) -> pd.DataFrame:
-    return _concat(root, "events.csv")
+def export_csv(root: Path | str, folder: Path) -> dict[str, Path]:
+    """Write ``runs.csv``, ``files.csv``, ``events.csv`` and ``calls.csv`` into ``folder``, each whole
+    or not at all; returns them by table."""
+    written = {}
+    for name in ("runs", "files", "events", "calls"):
+        path = written[name] = folder / f"{name}.csv"
+        temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
+        _frame(root, name).to_csv(temp, index=False)
+        os.replace(temp, path)
+    return written
 
 
-def load_calls(root: Path | str) -> pd.DataFrame:
-    return _concat(root, "calls.csv")
+def convert(root: Path | str) -> dict[Path, int]:
+    """Rewrite a format-1 results directory (a folder per case) in place as this format, and
+    every one inside it (a cross-check, a tune's rounds): atomic per directory (``harness.store_v1``).
+    Returns the directories converted and the cases in each; those already in this format are left."""
+    from harness import store_v1
 
-
-def _concat(root: Path | str, name: str) -> pd.DataFrame:
-    frames = [pd.read_csv(folder / name) for folder in _case_folders(root)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _case_folders(root: Path | str) -> list[Path]:
-    cases = Path(root) / CASES
-    if not cases.is_dir():
-        return []
-    # A case folder is moved into place whole, summary and all: anything else in cases/ (say, a
-    # results folder someone wrote inside it) is not a case.
-    return sorted(entry for entry in cases.iterdir()
-                  if not entry.name.startswith(TEMP_PREFIX) and (entry / "summary.json").is_file())
+    root = Path(root)
+    converted = {}
+    for path in [root / MANIFEST, *sorted(root.glob(f"*/{MANIFEST}"))]:
+        if path.is_file() and store_v1.is_v1(path.parent, manifest := load_manifest(path.parent)):
+            converted[path.parent] = store_v1.convert(
+                path.parent, manifest, FORMAT_VERSION,
+                lambda new, at=path: write_atomically(at, json.dumps(new, indent=2)))
+    return converted
 
 
 def _manifest(loaded: LoadedScenario) -> dict[str, Any]:

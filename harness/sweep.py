@@ -203,8 +203,9 @@ def plan_sweep(loaded: LoadedScenario, store: ResultsStore, resume: bool,
 
 def run_sweep(plan: SweepPlan, store: ResultsStore, executor: CaseExecutor,
               on_case: Callable[[Case], None] = lambda case: None) -> list[tuple[Case, CaseFailure]]:
-    """Run the planned cases, writing each as it finishes (or its failure, and going on); the
-    combined tables at the end. Returns the cases that failed, in the order they finished."""
+    """Run the planned cases, storing each as it finishes (or its failure, and going on); every
+    case stored is on disk when this returns or raises (Ctrl-C included), in one chunk if the
+    sweep completed. Returns the cases that failed, in the order they finished."""
     failures: list[tuple[Case, CaseFailure]] = []
     try:
         for task, outcome in executor.run(plan.tasks):
@@ -214,8 +215,9 @@ def run_sweep(plan: SweepPlan, store: ResultsStore, executor: CaseExecutor,
             else:
                 store.write_case(task.case, outcome)
             on_case(task.case)
+        store.close(compact=True)
     finally:
-        store.write_combined()
+        store.close()
     return failures
 
 

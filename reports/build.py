@@ -3,7 +3,8 @@
     REPORT/report.html   self-contained: plots embedded, tables styled, scenario and manifest
                          shown; opens from disk with no network
     REPORT/report.md     the same tables, with the plots beside it in REPORT/plots/
-    REPORT/summary.csv   the summary table
+    REPORT/summary.csv   the summary table; with it (format csv) the results' own tables as CSV:
+                         REPORT/runs.csv, files.csv, events.csv, calls.csv (``harness.store.export_csv``)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from harness.store import (
     CROSS_CHECK,
     MANIFEST,
     TUNE,
+    export_csv,
     make_folder,
     load_calls,
     load_events,
@@ -49,6 +51,7 @@ class Report:
     folder: Path
     outputs: dict[str, Path] = field(default_factory=dict)  # format -> file
     plots: dict[str, Path] = field(default_factory=dict)  # name -> image
+    exports: dict[str, Path] = field(default_factory=dict)  # table (runs, files, events, calls) -> CSV
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,12 @@ def build_report(results: Path, out: Path | None = None, formats: Iterable[str] 
     if "md" in formats:
         outputs["md"] = folder / "report.md"
         write_atomically(outputs["md"], _markdown(content, images, folder))
+    exports = {}
     if "csv" in formats:
         outputs["csv"] = folder / "summary.csv"
         write_atomically(outputs["csv"], content.tables["Summary"].to_csv(index=False))
-    return Report(folder, outputs, images)
+        exports = export_csv(results, folder)
+    return Report(folder, outputs, images, exports)
 
 
 def _collect(results: Path, idle_timeout_s: float | None) -> _Content:

@@ -57,7 +57,7 @@ def report(results: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_the_summary_holds_independently_computed_values(results: Path, report) -> None:
-    runs = pd.read_csv(results / "runs.csv")
+    runs = pd.read_csv(report.exports["runs"])  # `report --format csv`'s export
     summary = pd.read_csv(report.outputs["csv"], dtype=str)
     assert len(summary) == 2 * 4  # file counts x (sequential, batch=2, batch=8, window=2)
     for (n_files, kind, size), group in runs.groupby(["files", "kind", "size"], dropna=False):
@@ -153,7 +153,8 @@ def test_the_report_command(results: Path, tmp_path: Path) -> None:
     out = tmp_path / "r"
     ok = CliRunner().invoke(main, ["report", str(results), "--format", "md,csv", "--out", str(out)])
     assert ok.exit_code == 0, ok.output
-    assert ok.stdout.split() == [str(out / "report.md"), str(out / "summary.csv")]
+    assert ok.stdout.split() == [str(out / name) for name in ("report.md", "summary.csv", "runs.csv", "files.csv",
+                                                               "events.csv", "calls.csv")]
     for args, words in ((["report", str(results), "--format", "pdf"], "unknown format 'pdf'"),
                         (["report", str(tmp_path)], "not a results directory")):
         bad = CliRunner().invoke(main, args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -14,13 +15,13 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
 import harness.sweep
 from harness.store import (
+    CHUNK_SECONDS_VARIABLE,
     CaseFailure,
     ResultsStore,
     load_calls,
@@ -63,7 +64,7 @@ def test_every_built_in_scenario_runs_at_a_tiny_scale(tmp_path: Path, name: str)
     assert (runs["files_ok"] + runs["files_failed"] + runs["files_skipped"] == 3).all()
     assert len(load_files(store.root)) == 3 * plan.total
     manifest = load_manifest(store.root)
-    assert manifest["scenario_name"] == name and manifest["format_version"] == 1
+    assert manifest["scenario_name"] == name and manifest["format_version"] == 2
     assert manifest["overrides"]["repetitions"] == 1 and "scenario_text" in manifest
 
 
@@ -88,8 +89,18 @@ def _write(folder: Path, text: str) -> Path:
 
 
 def _snapshot(out: Path) -> dict[str, float]:
-    return {p.name: (p / "summary.json").stat().st_mtime_ns for p in (out / "cases").iterdir()
-            if not p.name.startswith(".tmp-")}
+    """Each case on disk and the makespan its real run measured (no two runs measure the same)."""
+    runs = load_runs(out)
+    return dict(zip(runs["case_id"], runs["makespan_s"], strict=True))
+
+
+def _stored_files(out: Path) -> list[str]:
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+
+
+# Chunks committed at least every 0.3 s, so that a sweep of cases that take a few hundred
+# milliseconds commits some while it runs (the default, 10 s, is longer than the whole sweep).
+CHUNKS_OF_A_FEW_CASES = {**os.environ, CHUNK_SECONDS_VARIABLE: "0.3"}
 
 
 def _default_sigint() -> None:
@@ -101,10 +112,11 @@ def _sweep_until(scenario: Path, out: Path, cases: int, signum: int, resume: boo
     # Ctrl-C as a terminal delivers it, even when this test runs as a background job of a
     # non-interactive shell, which starts its children with SIGINT ignored.
     process = subprocess.Popen(args + (["--resume"] if resume else []), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint,
+                               env=CHUNKS_OF_A_FEW_CASES)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
-        if (out / "cases").is_dir() and len(_snapshot(out)) >= cases:
+        if (out / "manifest.json").is_file() and len(ResultsStore(out).finished()) >= cases:
             break
         time.sleep(0.02)
     process.send_signal(signum)
@@ -136,9 +148,11 @@ def test_interrupted_sweeps_resume_to_the_same_results(tmp_path: Path) -> None:
     assert finish.returncode == 0, finish.stderr
     final = _snapshot(out)
     assert len(final) == total
-    # no case was run twice: what was stored before each resume was not written again
+    # no case was run twice: what was stored before each resume is what it measured then
     assert all(final[case] == stamp for case, stamp in after_sigkill.items())
-    assert not [p for p in (out / "cases").iterdir() if p.name.startswith(".tmp-")]
+    # nothing half-written left, and the completed sweep is one chunk
+    assert [re.sub(r"\d+", "N", name) for name in _stored_files(out)] == [
+        "calls/part-N.parquet", "events/part-N.parquet", "files/part-N.parquet", "manifest.json", "runs/part-N.parquet"]
     # the same as a straight sweep: run in-process on virtual time (the model itself, no wall
     # clock), it gives every case's files and exact makespan for the same seeds
     straight = ResultsStore(tmp_path / "straight")
@@ -165,10 +179,8 @@ def test_sigterm_is_handled_as_ctrl_c_and_the_sweep_resumes(tmp_path: Path) -> N
     assert code == 143, stderr
     kept = _snapshot(out)
     assert 2 <= len(kept) < total
-    # the combined table lists exactly the finished cases; the workers ended cleanly
-    assert sorted(load_runs(out)["case_id"]) == sorted(kept) == sorted(
-        pd.read_csv(out / "runs.csv")["case_id"])
-    assert (out / "files.csv").is_file() and "leaked semaphore" not in stderr
+    # what is on disk is exactly the cases the message counts, files and all; the workers ended cleanly
+    assert set(load_files(out)["case_id"]) == set(kept) and "leaked semaphore" not in stderr
     assert stderr.rstrip().splitlines()[-1] == (f"terminated: {len(kept)} of {total} cases kept in {out}; "
                                                 f"to finish them: {SCRIPT} sweep {scenario} --jobs 2 "
                                                 f"--out {out} --resume")
@@ -203,7 +215,6 @@ def test_a_case_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(
         (FAILING_CASE, "RuntimeError: the mock fell over")]
     every = {case.case_id for case in loaded.scenario.cases()}
     assert set(load_runs(store.root)["case_id"]) == store.finished() == every - {FAILING_CASE}
-    assert set(pd.read_csv(store.root / "runs.csv")["case_id"]) == every - {FAILING_CASE}
     failed = load_failures(store.root)
     assert list(failed["case_id"]) == [FAILING_CASE] and failed["error"][0] == "RuntimeError"
     assert failed["message"][0] == "the mock\nfell over" and "raise RuntimeError" in failed["traceback"][0]
@@ -228,7 +239,7 @@ def test_a_sweep_with_a_failed_case_names_it_and_exits_1_with_the_rest_stored(
         f"onyx-bench: error: 1 of 12 cases failed (tracebacks in {out / 'failed'}); every other case "
         f"is stored; to retry the failed ones: onyx-bench sweep {scenario} --jobs 1 --mode virtual "
         f"--out {out} --resume"]
-    assert len(pd.read_csv(out / "runs.csv")) == 11 and "Traceback" not in result.stderr
+    assert len(load_runs(out)) == 11 and "Traceback" not in result.stderr
 
 
 @pytest.mark.slow
@@ -334,7 +345,7 @@ def test_reproduce_cross_checks_its_10_file_row_on_sockets(tmp_path: Path) -> No
         # 3.5 on 2 cores (a busy loop and two other test suites)
         assert -0.5 < check["diff_pct"] < 6.0
     report = Path(data["report"]).read_text()
-    assert "Cross-check" in report and (tmp_path / "r" / "cross-check" / "runs.csv").is_file()
+    assert "Cross-check" in report and len(load_runs(tmp_path / "r" / "cross-check")) == 4
 
 
 def test_reproduce_in_real_mode_runs_the_table_on_sockets_without_a_cross_check(

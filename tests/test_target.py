@@ -26,6 +26,7 @@ import harness.cli_target
 import harness.target
 from harness.call_plan import CappedTransport, CapReached
 from harness.cli import main
+from harness.store import load_runs
 from harness.sweep import failure_of
 from harness.target import (
     CONFIRM_ABOVE,
@@ -110,6 +111,15 @@ def written(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file()]
 
 
+def _stored_bytes(path: Path) -> bytes:
+    """A file's bytes; a Parquet part's rows as CSV (its pages are compressed)."""
+    if path.suffix != ".parquet":
+        return path.read_bytes()
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pandas().to_csv().encode()
+
+
 @pytest.mark.parametrize("command", ["run", "sweep"])
 @pytest.mark.parametrize(("env", "words"), [
     (NO_CREDENTIALS, "refuses requests without credentials (HTTP 403"),
@@ -148,8 +158,9 @@ def test_a_planted_secret_reaches_no_output_file_stdout_or_stderr(servers: dict[
     run = json.loads(results[0].stdout)
     assert run["files_ok"] == 3 and run["time_scale"] == 1.0 and run["model_makespan_s"] is None
     files = [path for path in written(tmp_path) if path.name != "credentials"]
-    assert len(files) >= 10 and {"manifest.json", "tune.json", "calls.csv"} <= {p.name for p in files}
-    assert not [path for path in files if SECRET.encode() in path.read_bytes()]
+    assert len(files) >= 10 and {"manifest.json", "tune.json"} <= {p.name for p in files}
+    assert {p.parent.name for p in files if p.suffix == ".parquet"} == {"runs", "files", "events", "calls"}
+    assert not [path for path in files if SECRET.encode() in _stored_bytes(path)]
     manifest = json.loads((tmp_path / "sweep" / "manifest.json").read_text())
     assert manifest["overrides"] == {"mode": "real", "target": f"{url}/api"}
     assert json.loads((tmp_path / "tune" / "tune.json").read_text())["confirmation"]["target"] == f"{url}/api"
@@ -204,7 +215,7 @@ def test_on_a_terminal_the_question_is_asked_and_no_writes_nothing(
         assert "declined: nothing was sent and nothing written" in one_error_line(result)
         assert not (tmp_path / "out").exists()
     else:
-        assert len(list((tmp_path / "out" / "cases").iterdir())) == 1
+        assert len(load_runs(tmp_path / "out")) == 1
 
 
 def test_a_dry_run_prints_the_plan_and_makes_no_call(servers: dict[str, str], tmp_path: Path) -> None:
