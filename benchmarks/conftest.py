@@ -36,6 +36,8 @@ RATIOS = (
     ("virtual: simulated s per wall s, batch 8 at 50 files", "virtual_speed_batch8_50", None, ">= 3,000",
      lambda r: r >= 3000),
     ("dask cases/s / local cases/s", "dask_cases_per_s", "local_cases_per_s", ">= 0.8", lambda r: r >= 0.8),
+    ("results store: load_runs of 100,000 cases, ms", "store_load_runs_100k_ms", None, "<= 2,000",
+     lambda r: r <= 2000),
 )
 
 
