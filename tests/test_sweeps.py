@@ -284,7 +284,7 @@ def test_a_worker_that_dies_costs_only_the_cases_it_held_and_the_sweep_goes_on(t
 def real_mode_table(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Background]:
     """``reproduce --mode real`` at time scale 0.002, started beside the virtual table's test (its
     own test checks that its overhead is large: load only makes it larger; the virtual table is
-    exact). Each leaves part of the 2-core machine idle: together they save the suite 6 s."""
+    exact). Each leaves part of the 2-core machine idle: together they save the suite 3-6 s."""
     folder = tmp_path_factory.mktemp("real-mode-table")
     started = Background("real_mode_table", ["reproduce", "--mode", "real", "--reps", "1", "--time-scale", "0.002",
                                              "--out", str(folder / "r"), "--json"], folder)
