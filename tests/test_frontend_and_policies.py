@@ -128,13 +128,17 @@ def test_real_mode_drop_is_at_the_same_time_and_leaves_nothing_behind() -> None:
     assert real.summary.model_makespan_s == pytest.approx(IDLE_S, abs=TICK)  # the virtual replay drops too
 
 
-def test_real_mode_heartbeats_keep_gaps_within_10_s_plus_the_timer_jitter() -> None:
+def test_real_mode_heartbeats_keep_gaps_within_10_s_plus_the_timer_lateness() -> None:
     result = run_blocking(RunConfig(files=12, folders=2, strategy=make_strategy("batch", 8, heartbeat_s=10),
                                     idle_timeout_s=IDLE_S, profile=make_profile(seed=1, time_scale=0.01)))
     assert not result.summary.idle_timeout_hit and result.summary.files_ok == 14
     assert any(e.kind is EventKind.HEARTBEAT and "folders done" in e.message for e in result.events)
-    # one event-loop wake-up of lateness: a millisecond of wall time is 0.1 simulated s at 0.01
-    assert max(gaps(result)) <= 10 + 0.5
+    # 10 s plus one event-loop wake-up's lateness (a millisecond of wall time is 0.1 simulated s at
+    # 0.01): at most 10.1 measured on an idle machine, 10.11-10.49 with two busy loops on the 2
+    # cores, 10.54 and 10.85 with other test suites beside it (load 2-2.5); 12 (20 ms late) is
+    # that with room, and still far
+    # below the 15-30 s a batch of chats leaves silent without a heartbeat
+    assert max(gaps(result)) <= 10 + 2.0
 
 
 # --- retry policies, exact on the virtual clock ----------------------------------------------
