@@ -25,7 +25,6 @@ import signal
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +36,8 @@ from harness.cli import main
 from harness.store import ResultsStore
 from harness.sweep import InlineExecutor, plan_sweep, run_sweep
 from scenarios import parse_scenario
+from tests.forked_cli import SCRIPT, run_cli_and_exit
 
-SCRIPT = Path(sys.executable).with_name("onyx-bench")
 CALL_TIMEOUT_S = 30.0  # a bad value fails in well under a second; a serve that listens would hang
 CONCURRENT_CALLS = 2  # one per core: each call is mostly CPU
 ERROR_PREFIX = "onyx-bench: error: "
@@ -196,38 +195,6 @@ def _listing(root: Path) -> dict[str, tuple[bool, int, int]]:
             for p in root.rglob("*")}
 
 
-def _child(args: tuple[str, ...], cwd: Path, stdout: int, stderr: int) -> None:
-    """In the forked process: run ``onyx-bench ARGS`` as the console script would, then exit with
-    its status without running this process's (pytest's) exit handlers."""
-    status = 1
-    try:
-        os.chdir(cwd)
-        null = os.open(os.devnull, os.O_RDONLY)
-        for source, target in ((null, 0), (stdout, 1), (stderr, 2)):
-            os.dup2(source, target)
-        sys.stdin = open(0, closefd=False)  # noqa: SIM115 (the process ends with os._exit)
-        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-        sys.argv = [str(SCRIPT), *args]
-        # as in the console script, which runs as a file: click names the program after argv[0]
-        # (under `python -m pytest` it would say "python -m pytest")
-        sys.modules["__main__"].__package__ = None
-        try:
-            main()
-            status = 0
-        except SystemExit as done:  # as the interpreter does: an int, None (0), or a message (1)
-            if isinstance(done.code, int) or done.code is None:
-                status = done.code or 0
-            else:
-                print(done.code, file=sys.stderr)
-        except BaseException:  # noqa: BLE001 (a traceback, as an uncaught error would print)
-            traceback.print_exc()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(status)
-
-
 class _Call:
     """One case running in a forked process."""
 
@@ -243,7 +210,7 @@ class _Call:
         self.deadline = time.monotonic() + CALL_TIMEOUT_S
         self.pid = os.fork()
         if self.pid == 0:
-            _child(case.args, cwd, self.stdout.fileno(), self.stderr.fileno())
+            run_cli_and_exit(case.args, self.stdout.fileno(), self.stderr.fileno(), cwd)
 
     def poll(self) -> Outcome | None:
         """The outcome once the process has ended (killed at its deadline), else None."""

@@ -6,16 +6,14 @@ from __future__ import annotations
 import os
 import resource
 import signal
-import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass
 
 import pytest
 
-from harness.cli import main
 from harness.limits import descriptors_needed, planned_in_flight
+from tests.forked_cli import run_cli_and_exit
 
 RUN = ["onyx-bench", "run", "--files", "300", "--size", "300", "--time-scale", "0.05", "--json"]
 
@@ -27,41 +25,14 @@ class Ended:
     stderr: str
 
 
-def _child(soft: int, hard: int, stdout: int, stderr: int) -> None:
-    """In the forked process: these limits, then ``onyx-bench RUN`` as the console script runs it;
-    exit with its status, never through this process's (pytest's) exit handlers."""
-    status = 1
-    try:
-        for source, target in ((os.open(os.devnull, os.O_RDONLY), 0), (stdout, 1), (stderr, 2)):
-            os.dup2(source, target)
-        sys.stdin = open(0, closefd=False)  # noqa: SIM115 (the process ends with os._exit)
-        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-        sys.argv = RUN
-        try:
-            main()
-            status = 0
-        except SystemExit as done:  # as the interpreter does: an int, None (0), or a message (1)
-            if isinstance(done.code, int) or done.code is None:
-                status = done.code or 0
-            else:
-                print(done.code, file=sys.stderr)
-        except BaseException:  # noqa: BLE001 (a traceback, as an uncaught error would print)
-            traceback.print_exc()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(status)
-
-
 def run_with_limit(soft: int, hard: int) -> Ended:
     """``onyx-bench RUN`` in a process of its own with these limits on open files: forked from this
     one, which has imported what it runs (a new interpreter took 0.45 s to start and import)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         pid = os.fork()
         if pid == 0:
-            _child(soft, hard, out.fileno(), err.fileno())
+            run_cli_and_exit(RUN[1:], out.fileno(), err.fileno(),
+                             setup=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)))
         deadline = time.monotonic() + 60
         while (ended := os.waitpid(pid, os.WNOHANG))[0] == 0:
             if time.monotonic() > deadline:
