@@ -6,6 +6,11 @@ a chat is a send-message call (one that passed validation):
     workers               at most this many requests in service at once (every endpoint); the
                           rest wait in arrival order, and a reply's plan starts when a worker
                           takes it, so its latency grows by the wait
+    queue_limit           with ``workers``, at most this many wait: a request that finds the
+                          queue full is answered at once with a 503 and Onyx's error body
+                          (``{"detail": "Service Unavailable"}``), as an overloaded production
+                          server sheds load, and counted in the stats' ``refused``; instead of
+                          waiting, and growing the server's memory (off: the queue is unbounded)
     slowdown_knee,        a chat that starts with n chats in service, itself included, has its
     slowdown_per_chat     whole reply plan stretched by 1 + slowdown_per_chat x max(0, n - knee);
                           chats that start together (within ``TOGETHER_S`` of the first of them)
@@ -152,11 +157,17 @@ class Capacity:
         self._stats.record_refused(run)
         return True
 
-    def arrive(self, outcome: Outcome, arrival_s: float) -> Ticket:
-        """A routed request arrives: served at once if a worker is free, else it queues."""
+    def arrive(self, outcome: Outcome, arrival_s: float) -> Ticket | None:
+        """A routed request arrives: served at once if a worker is free, else it queues; None
+        (counted as refused) if the queue is full (``queue_limit``): the player answers a 503."""
+        settings = self.settings
+        free = settings.workers is None or self._busy < settings.workers
+        if not free and settings.queue_limit is not None and len(self._queue) >= settings.queue_limit:
+            self._stats.record_refused(outcome.run)
+            return None
         ticket = Ticket(outcome, arrival_s)
         self._live[ticket] = None
-        if self.settings.workers is None or self._busy < self.settings.workers:
+        if free:
             self._start(ticket, arrival_s, queued=False)
         else:
             self._queue.append(ticket)

@@ -17,7 +17,8 @@ next: the stream's last write (or cut) happens while the request is still in fli
 
 With a server's ``Capacity`` (limits on), a routed request waits for a worker first, its plan
 starts when one takes it and is stretched by its slowdown, and a crash cuts it at once: each
-wait is the ticket's, which the crash wakes. Without one, the player is as cheap as it ever was.
+wait is the ticket's, which the crash wakes. One that finds the queue full (``queue_limit``) is a
+``Body`` 503 at once, which every adapter already plays. Without one, the player is as cheap as it ever was.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from mock_onyx.replies import JSON_TYPE, BodyReply, HangReply, Outcome, json_byt
 from mock_onyx.stats import ServerStats
 
 GATEWAY_TIMEOUT = json_bytes({"detail": "Gateway Timeout"})
+SERVICE_UNAVAILABLE = json_bytes({"detail": "Service Unavailable"})  # a full queue (queue_limit)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,11 @@ async def _play(outcome: Outcome, clock: SimClock, arrival: float,
 async def _play_limited(outcome: Outcome, clock: SimClock, arrival: float, stats: ServerStats,
                         capacity: Capacity) -> AsyncGenerator[Event, None]:
     ticket = capacity.arrive(outcome, arrival)
+    if ticket is None:  # the queue is full: shed at once, never in flight
+        assert outcome.endpoint is not None  # routed (play() checked)
+        stats.record(outcome.endpoint, 503, None, outcome.run)
+        yield Body(503, {}, JSON_TYPE, SERVICE_UNAVAILABLE)
+        return
     with _counted(outcome, stats, ticket):
         try:
             if await ticket.served():

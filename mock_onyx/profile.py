@@ -10,6 +10,7 @@
     reset = 0.02
     [capacity]                     # every key off unless given (mock_onyx.capacity)
     workers = 40                   # at most 40 requests served at once; the rest wait, FIFO
+    queue_limit = 200              # at most 200 wait: the next is answered 503 at once
     slowdown_knee = 4              # a chat's reply stretched by 1 + 0.1 x (chats in service - 4)
     slowdown_per_chat = 0.1
     crash_inflight = 6             # a 7th chat in service crashes the server: every request
@@ -90,6 +91,7 @@ class CapacitySettings(_Settings):
     default: no worker limit, no slowdown, no crash."""
 
     workers: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
+    queue_limit: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
     slowdown_knee: Annotated[StrictInt, Field(ge=0)] = 0
     slowdown_per_chat: Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)] = 0.0
     crash_inflight: Annotated[StrictInt, Field(ge=1)] | None = None
@@ -169,6 +171,10 @@ class Profile(_Settings):
                     raise ConfigError(f"faults.{endpoint}.{kind}",
                                       f"{kind} happens only inside send-message's stream",
                                       "move it to [faults.send_message]")
+        capacity = self.capacity
+        if capacity.queue_limit is not None and capacity.workers is None:
+            raise ConfigError("capacity.queue_limit", f"{capacity.queue_limit} bounds the queue for "
+                              "workers, and no workers are set", "set capacity.workers too, or drop it")
         return self
 
     @field_serializer("latency")

@@ -10,7 +10,8 @@ totals (attempts: those of unlabelled requests).
 requests), ``cut_by_crash`` (requests in the server when it crashed: streams, replies not yet sent
 and requests waiting for a worker), ``refused`` (requests that found the server down; over
 sockets the closed listener refuses them before the server sees them, so only the in-process
-transport counts them: a client counts its own), ``queue_waits`` (requests that found every
+transport counts them: a client counts its own; with ``queue_limit``, also the requests that
+found the queue full and were answered 503, in both ways of serving), ``queue_waits`` (requests that found every
 worker busy) and ``queue_wait_s`` (their simulated seconds of waiting, in total).
 """
 
