@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast bench bench-all tune-check docs lock clean
+.PHONY: run test test-fast reliability bench bench-all tune-check docs lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "onyx-bench needs Python 3.11+; set PYTHON=python3.11")'
@@ -23,6 +23,13 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m 'not slow'
+
+# Issue 16's reliability suite in reliability/ (make test never collects it; the suite runs the fault
+# matrix's virtual cells, tests/test_fault_matrix_subset.py): the fault matrix, every fault kind x
+# every strategy, with and without retries, x both modes, each cell checked for lost items, its
+# deadline, exceptions, pending tasks, warnings and open fds; ends with the matrix's counts.
+reliability: $(STAMP)
+	$(BIN)/python -m pytest reliability
 
 # Regenerate the README's plots from the main job (commit docs/ when results change).
 docs: $(STAMP)

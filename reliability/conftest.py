@@ -1,0 +1,48 @@
+"""The reliability suite's closing table (``make reliability``; ``make test`` never collects this
+folder): the fault matrix's cells, each checked for the harness's promises (``reliability.matrix``),
+counted per fault kind, per strategy and per mode, and any cell that failed a check, named."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from reliability.matrix import CHECKS, ROWS, CellResult
+
+
+def _line(label: str, rows: list[CellResult]) -> str:
+    passed = sum(r.passed.get(name, False) for r in rows for name in CHECKS)
+    cells_ok = sum(not r.failures for r in rows)
+    ok, failed, skipped = (sum(r.ok for r in rows), sum(r.failed for r in rows), sum(r.skipped for r in rows))
+    wall = sum(r.wall_s for r in rows)
+    return (f"{label:<14} {len(rows):>5} {cells_ok:>8} {passed:>5}/{len(rows) * len(CHECKS):<5} "
+            f"{ok:>5} {failed:>6} {skipped:>7} {wall:>8.2f}")
+
+
+def _table(write: Callable[[str], None], title: str, key: Callable[[CellResult], str]) -> None:
+    write(f"{title:<14} {'cells':>5} {'cells ok':>8} {'checks':>11} {'ok':>5} {'failed':>6} {'skipped':>7} "
+          f"{'wall s':>8}")
+    for value in dict.fromkeys(key(r) for r in ROWS):
+        write(_line(value, [r for r in ROWS if key(r) == value]))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not ROWS:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("onyx-bench fault matrix (items: ok / failed / skipped, summed over cells)")
+    write(f"checks per cell: {', '.join(CHECKS)}")
+    _table(write, "fault kind", lambda r: r.cell.kind)
+    write("")
+    _table(write, "strategy", lambda r: r.cell.strategy)
+    write("")
+    _table(write, "retry", lambda r: r.cell.retry)
+    write("")
+    _table(write, "mode", lambda r: str(r.cell.mode))
+    write("")
+    write(_line("all", ROWS))
+    for row in ROWS:
+        if row.failures:
+            write(f"FAILED {row.cell.id}: {'; '.join(row.failures)}")
