@@ -241,6 +241,8 @@ def _load_empirical(raw_path: str, where: str, base_dir: Path) -> Distribution:
         raise ConfigError(where, f"cannot read {str(path)!r} ({error.strerror})", hint) from None
     except UnicodeDecodeError:
         raise ConfigError(where, f"cannot read {str(path)!r} (it is not UTF-8 text)", hint) from None
+    except ValueError as error:  # a path no file can have: "embedded null byte"
+        raise ConfigError(where, f"cannot read {str(path)!r} ({error})", hint) from None
     values = []
     for index, row in enumerate(rows):
         try:

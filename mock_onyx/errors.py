@@ -10,6 +10,10 @@ It lives in ``mock_onyx`` because that is the package every other one may import
 
 from __future__ import annotations
 
+# Every character str.splitlines breaks at, written as its escape: a key or value the user wrote
+# (a TOML key may hold a newline) must not break the one line.
+_LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
+
 
 class OnyxBenchError(Exception):
     """Base of every error onyx-bench raises on purpose."""
@@ -22,4 +26,4 @@ class ConfigError(OnyxBenchError, ValueError):
         self.where = where
         self.problem = problem
         self.fix = fix
-        super().__init__(f"{where}: {problem}; fix: {fix}")
+        super().__init__(f"{where}: {problem}; fix: {fix}".translate(_LINE_BREAKS))

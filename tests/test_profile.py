@@ -14,6 +14,7 @@ from mock_onyx import (
     load_profile,
     profile_from_mapping,
 )
+from mock_onyx.distributions import parse_distribution
 
 
 def test_the_default_profile_is_the_seeds() -> None:
@@ -68,6 +69,21 @@ def test_bad_profiles_give_one_line_naming_key_value_and_fix(table: dict, words:
     message = str(caught.value)
     assert message.startswith("bad.toml: ") and words in message and "fix:" in message
     assert "\n" not in message
+
+
+# Found by hypothesis (reliability/test_bad_input.py): a key with a line break in it, which TOML
+# allows quoted, used to break the one line; a NUL in an empirical path was a traceback.
+@pytest.mark.parametrize("table", [{"a\nb": 1}, {"latency": {"x\r\ny": "fixed(1)"}},
+                                   {"faults": {"\u2028": {}}}, {"latency": {"send_message": "empirical(a\x00b)"}}])
+def test_keys_and_values_with_line_breaks_or_nul_stay_one_config_error_line(table: dict) -> None:
+    with pytest.raises(ConfigError) as caught:
+        profile_from_mapping(table, "bad.toml")
+    assert len(str(caught.value).splitlines()) == 1
+
+
+def test_an_empirical_path_with_nul_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        parse_distribution("empirical(a\x00b)", "latency.send_message", Path("."))
 
 
 @pytest.mark.parametrize("flag", ["send_message", "send_message:reset", "send_message:reset=lots"])
