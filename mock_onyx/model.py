@@ -80,6 +80,9 @@ _Handler = Callable[["OnyxModel", MockRequest, dict[str, str]], "_Accepted | Bod
 
 
 MAX_PIECES = 1000
+# An id as Onyx (pydantic) parses it. At most 4,300 digits: int() refuses longer strings
+# (sys.get_int_max_str_digits), which was a 500; pydantic's answer to them is a 422 too.
+_INTEGER = re.compile(r"-?\d{1,4300}")
 PERSONAS_BODY = json_bytes(list(content.PERSONAS))  # the same every time: encoded once
 
 
@@ -133,7 +136,7 @@ class OnyxModel:
         if not raw_ids:
             return self._invalid("[{'type': 'missing', 'loc': ('query', 'file_ids'), "
                                  "'msg': 'Field required'}]", Endpoint.INDEXING_STATUS)
-        if not all(re.fullmatch(r"-?\d+", value) for value in raw_ids):
+        if not all(_INTEGER.fullmatch(value) for value in raw_ids):
             return self._invalid("[{'type': 'int_parsing', 'loc': ('query', 'file_ids'), 'msg': "
                                  "'Input should be a valid integer'}]", Endpoint.INDEXING_STATUS)
         ids = sorted({int(value) for value in raw_ids})
@@ -204,7 +207,7 @@ class OnyxModel:
 
     def _folder(self, request: MockRequest, params: dict[str, str]) -> _Accepted | BodyReply:
         raw = params["folder_id"]
-        if not re.fullmatch(r"-?\d+", raw):
+        if not _INTEGER.fullmatch(raw):
             return self._invalid("[{'type': 'int_parsing', 'loc': ('path', 'folder_id'), 'msg': "
                                  "'Input should be a valid integer'}]", Endpoint.FOLDER)
         folder_id = int(raw)

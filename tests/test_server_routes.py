@@ -34,6 +34,15 @@ async def test_indexing_status_keys_ids_as_strings_and_leaves_unknown_ones_out(m
         assert "file_ids" in missing.json()["message"]
 
 
+async def test_ids_too_long_for_int_are_422_not_500(mock) -> None:
+    # found by hypothesis (reliability/test_bad_input.py): int() refuses 4,301+ digits, a 500
+    async with mock() as (_, client):
+        huge = "9" * 5000
+        for response in (await client.get("/user/file/indexing-status", params={"file_ids": huge}),
+                         await client.get(f"/user/folder/{huge}")):
+            assert response.status_code == 422 and response.json()["status_code"] == 422
+
+
 async def test_personas_include_a_default_one(mock) -> None:
     async with mock() as (_, client):
         personas = (await client.get("/persona")).json()
