@@ -43,6 +43,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     _table(write, "mode", lambda r: str(r.cell.mode))
     write("")
     write(_line("all", ROWS))
+    counts = {(r.cell.kind, r.cell.strategy, r.cell.retry, str(r.cell.mode)): (r.ok, r.failed, r.skipped)
+              for r in ROWS}
+    pairs = [(v, counts.get((*k[:3], "real"))) for k, v in counts.items() if k[3] == "virtual"]
+    same = sum(v == r for v, r in pairs if r is not None)
+    write(f"cells whose ok/failed/skipped are the same in both modes (same seed): "
+          f"{same}/{sum(r is not None for _, r in pairs)}")
     for row in ROWS:
         if row.failures:
             write(f"FAILED {row.cell.id}: {'; '.join(row.failures)}")
