@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from mock_onyx.clock import SimClock
 from mock_onyx.model import MockRequest, OnyxModel
@@ -28,13 +29,19 @@ def _handler(model: OnyxModel, clock: SimClock) -> Callable[[web.Request], Await
             # request got in just before, and is dropped unanswered.
             return _dropped(request)
         headers = request.headers
+        try:
+            body = await request.read() if request.body_exists else b""
+        except RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not: FastAPI's 400
+            return web.json_response({"detail": "There was an error parsing the body"}, status=400)
+        except web.HTTPRequestEntityTooLarge as error:  # over client_max_size (1 MB): Onyx's error body
+            return web.json_response({"detail": error.reason}, status=error.status)
         outcome = model.handle(MockRequest(
             method=request.method,
             path=request.path,
             query=tuple(request.query.items()) if request.query_string else (),
             headers=headers,  # case-insensitive: the model reads lower-case names
             cookies=request.cookies if "cookie" in headers else {},
-            body=await request.read() if request.body_exists else b"",
+            body=body,
         ))
         async with aclosing(play(outcome, clock, arrival, model.stats, capacity)) as events:
             response: web.StreamResponse | None = None

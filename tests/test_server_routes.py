@@ -43,6 +43,16 @@ async def test_ids_too_long_for_int_are_422_not_500(mock) -> None:
             assert response.status_code == 422 and response.json()["status_code"] == 422
 
 
+async def test_unreadable_or_too_large_bodies_are_4xx_with_onyx_body_not_500(mock) -> None:
+    # found by hypothesis: Content-Encoding: gzip on a body that is not gzip was a 500 (the read
+    # raised in the handler), and a body over 1 MB a plain-text 413
+    async with mock() as (_, client):
+        broken = await client.post("/chat/send-message", content=b"{}", headers={"content-encoding": "gzip"})
+        assert broken.status_code == 400 and "detail" in broken.json()
+        large = await client.post("/chat/send-message", content=b"x" * 2_000_000)
+        assert large.status_code == 413 and "detail" in large.json()
+
+
 async def test_personas_include_a_default_one(mock) -> None:
     async with mock() as (_, client):
         personas = (await client.get("/persona")).json()
