@@ -88,5 +88,6 @@ async def _write(request: web.Request, response: web.StreamResponse | None,
 
 def build_app(model: OnyxModel, clock: SimClock) -> web.Application:
     app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", _handler(model, clock))
+    # [\s\S], not ".": a path with a newline in it (/user/folder/%0A) reaches the model too
+    app.router.add_route("*", r"/{tail:[\s\S]*}", _handler(model, clock))
     return app

@@ -51,6 +51,8 @@ async def test_unreadable_or_too_large_bodies_are_4xx_with_onyx_body_not_500(moc
         assert broken.status_code == 400 and "detail" in broken.json()
         large = await client.post("/chat/send-message", content=b"x" * 2_000_000)
         assert large.status_code == 413 and "detail" in large.json()
+        newline = await client.get("/user/folder/%0A")  # aiohttp's router used to answer "404: Not Found"
+        assert newline.status_code == 422 and newline.json()["status_code"] == 422
 
 
 async def test_personas_include_a_default_one(mock) -> None:
