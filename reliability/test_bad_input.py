@@ -14,7 +14,6 @@ The counts (examples, rejected, accepted; per status for the routes) close the r
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
