@@ -115,6 +115,22 @@ def build_profile(profile_path: Path | None, latency: tuple[str, ...], fault: tu
     return load_profile(profile_path, flag_overrides(latency, fault, seed, time_scale))
 
 
+def exposure_warning(host: str) -> str | None:
+    """One line when ``host`` is not a loopback address: the mock then answers anyone who can
+    reach this machine (it serves 127.0.0.1 unless told otherwise)."""
+    import ipaddress
+
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: not known to be loopback
+    return (f"warning: serving on {host}, not loopback: anyone who can reach this machine on that address "
+            f"can call the mock (drop --host to serve 127.0.0.1 only)")
+
+
 @main.command()
 @profile_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
@@ -144,6 +160,9 @@ def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str,
     profile = load_profile(profile_path, {**overrides, "require_auth": True} if require_auth else overrides)
     key = os.environ.get(MOCK_API_KEY_VARIABLE) or None
     require_api_key(key if profile.require_auth else None)  # the key matters only where auth is required
+    warning = exposure_warning(host)
+    if warning is not None:
+        click.echo(warning, err=True)
     try:
         asyncio.run(serve_until_signalled(profile, host, port, announce=click.echo,
                                           middlewares=disguises(as_real_onyx, behind_proxy)))
