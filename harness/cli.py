@@ -161,10 +161,13 @@ def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str,
     key = os.environ.get(MOCK_API_KEY_VARIABLE) or None
     require_api_key(key if profile.require_auth else None)  # the key matters only where auth is required
     warning = exposure_warning(host)
-    if warning is not None:
-        click.echo(warning, err=True)
+
+    def announce(line: str) -> None:  # once it listens (an address it cannot take is an error instead)
+        click.echo(line)
+        if warning is not None:
+            click.echo(warning, err=True)
     try:
-        asyncio.run(serve_until_signalled(profile, host, port, announce=click.echo,
+        asyncio.run(serve_until_signalled(profile, host, port, announce=announce,
                                           middlewares=disguises(as_real_onyx, behind_proxy)))
     except OSError as error:
         raise ConfigError(f"--host {host} --port {port}", f"cannot listen there ({error.strerror})",
