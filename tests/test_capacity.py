@@ -63,6 +63,10 @@ def test_every_limit_is_off_by_default_and_any_one_voids_the_closed_form() -> No
     ({"slowdown_per_chat": -0.1}, "capacity.slowdown_per_chat: -0.1"),
     ({"slowdown_knee": -1}, "capacity.slowdown_knee: -1"),
     ({"crash_threshold": 5}, "capacity.crash_threshold"),
+    ({"workers": 2, "queue_limit": -1}, "capacity.queue_limit: -1"),
+    ({"workers": 2, "queue_limit": 2.5}, "capacity.queue_limit: 2.5"),
+    ({"workers": 2, "queue_limit": "many"}, "capacity.queue_limit: 'many'"),
+    ({"queue_limit": 3}, "capacity.queue_limit: 3 bounds the queue"),
 ])
 def test_a_bad_capacity_value_is_one_line_naming_it(table: dict[str, Any], names: str) -> None:
     with pytest.raises(ConfigError) as raised:

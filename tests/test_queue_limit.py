@@ -12,7 +12,7 @@ import httpx
 import looptime
 import pytest
 
-from mock_onyx import ConfigError, OnyxModel, SimClock, running_server
+from mock_onyx import OnyxModel, SimClock, running_server
 from mock_onyx.inprocess import InProcessTransport
 from tests.conftest import make_profile
 
@@ -83,17 +83,7 @@ async def test_over_sockets_the_same_five_of_ten_are_shed() -> None:
     assert stats["capacity"]["refused"] == 5 and stats["in_flight"]["total"] == 0
 
 
-@pytest.mark.parametrize(("table", "names"), [
-    ({"workers": 2, "queue_limit": -1}, "capacity.queue_limit: -1"),
-    ({"workers": 2, "queue_limit": 2.5}, "capacity.queue_limit: 2.5"),
-    ({"workers": 2, "queue_limit": "many"}, "capacity.queue_limit: 'many'"),
-    ({"queue_limit": 3}, "capacity.queue_limit: 3 bounds the queue"),
-])
-def test_a_bad_queue_limit_is_one_line_naming_it(table: dict[str, Any], names: str) -> None:
-    with pytest.raises(ConfigError) as raised:
-        make_profile(capacity=table)
-    message = str(raised.value)
-    assert "\n" not in message and names in message and "fix:" in message
+# (bad queue_limit values are in tests/test_capacity.py, beside every other capacity key's)
 
 
 def test_the_queue_limit_is_off_by_default_and_alone_enables_nothing() -> None:
