@@ -27,7 +27,9 @@ test-fast: $(STAMP)
 # Issue 16's reliability suite in reliability/ (make test never collects it; the suite runs the fault
 # matrix's virtual cells, tests/test_fault_matrix_subset.py): the fault matrix, every fault kind x
 # every strategy, with and without retries, x both modes, each cell checked for lost items, its
-# deadline, exceptions, pending tasks, warnings and open fds; ends with the matrix's counts.
+# deadline, exceptions, pending tasks, warnings and open fds; load (10,000 in flight); bad input
+# (hypothesis); interruptions (SIGINT, SIGTERM, SIGKILL x both modes x local and Dask, then
+# --resume against an uninterrupted sweep); ends with both matrices' tables. About 7 minutes.
 reliability: $(STAMP)
 	$(BIN)/python -m pytest reliability
 

@@ -1,6 +1,7 @@
-"""The reliability suite's closing table (``make reliability``; ``make test`` never collects this
+"""The reliability suite's closing tables (``make reliability``; ``make test`` never collects this
 folder): the fault matrix's cells, each checked for the harness's promises (``reliability.matrix``),
-counted per fault kind, per strategy and per mode, and any cell that failed a check, named."""
+counted per fault kind, per strategy and per mode; the interruption matrix's cells
+(``reliability.interruptions``), one line each; and any cell that failed a check, named."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from reliability import interruptions
 from reliability.matrix import CHECKS, ROWS, CellResult
 
 
@@ -29,6 +31,7 @@ def _table(write: Callable[[str], None], title: str, key: Callable[[CellResult],
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    _interruption_table(terminalreporter)
     if not ROWS:
         return
     write = terminalreporter.write_line
@@ -53,5 +56,27 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for key, (virtual, real) in differ.items():
         write(f"  {'-'.join(key)}: virtual {virtual}, real {real}")
     for row in ROWS:
+        if row.failures:
+            write(f"FAILED {row.cell.id}: {'; '.join(row.failures)}")
+
+
+def _interruption_table(terminalreporter: pytest.TerminalReporter) -> None:
+    rows = interruptions.ROWS
+    if not rows:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("onyx-bench interruptions (a sweep signalled once KEEP cases were on disk, then --resume)")
+    write(f"checks per cell: {', '.join(interruptions.CHECKS)}; KEEP = {interruptions.KEEP}")
+    write(f"{'signal':<8} {'mode':<8} {'executor':<8} {'kept':>9} {'exit':>5} {'exit s':>7} {'resume ran':>10} "
+          f"{'resume s':>8} {'checks':>7}")
+    for row in rows:
+        cell = row.cell
+        passed = sum(row.passed.get(name, False) for name in interruptions.CHECKS)
+        write(f"{cell.signal:<8} {cell.mode:<8} {cell.executor:<8} {f'{row.kept}/{row.total}':>9} "
+              f"{row.exit_status!s:>5} {row.exit_s:>7.2f} {row.resumed_ran:>10} {row.resume_s:>8.2f} "
+              f"{passed:>3}/{len(interruptions.CHECKS)}")
+    passed = sum(row.passed.get(name, False) for row in rows for name in interruptions.CHECKS)
+    write(f"all: {sum(not row.failures for row in rows)}/{len(rows)} cells, {passed}/{len(rows) * len(interruptions.CHECKS)} checks")
+    for row in rows:
         if row.failures:
             write(f"FAILED {row.cell.id}: {'; '.join(row.failures)}")
