@@ -155,11 +155,17 @@ def test_a_planted_secret_reaches_no_output_file_stdout_or_stderr(servers: dict[
         assert SECRET not in result.stdout + result.stderr
         # the real-posing server was found under /api and run in real time, and each says so
         assert f"target {url}/api: a real Onyx (it serves no /_mock/profile): real time, time scale 1" in result.stderr
+    # the report of the sweep (its HTML, Markdown, CSV tables and plots), built with the key in the
+    # environment, joins the files searched
+    report = invoke(["report", str(tmp_path / "sweep")], WITH_KEY, tmp_path)
+    assert report.exit_code == 0, report.output
+    assert SECRET not in report.stdout + report.stderr
     run = json.loads(results[0].stdout)
     assert run["files_ok"] == 3 and run["time_scale"] == 1.0 and run["model_makespan_s"] is None
     files = [path for path in written(tmp_path) if path.name != "credentials"]
     assert len(files) >= 10 and {"manifest.json", "tune.json"} <= {p.name for p in files}
     assert {p.parent.name for p in files if p.suffix == ".parquet"} == {"runs", "files", "events", "calls"}
+    assert {".html", ".md", ".csv", ".png"} <= {p.suffix for p in files if "report" in p.parts}
     assert not [path for path in files if SECRET.encode() in _stored_bytes(path)]
     manifest = json.loads((tmp_path / "sweep" / "manifest.json").read_text())
     assert manifest["overrides"] == {"mode": "real", "target": f"{url}/api"}
