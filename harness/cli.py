@@ -26,6 +26,7 @@ from harness.cli_compare import compare
 from harness.cli_convert import convert
 from harness.cli_sweep import (
     CommandLine,
+    allow_outside_paths_option,
     finite,
     idle_timeout_option,
     list_scenarios,
@@ -102,6 +103,7 @@ def profile_options(command: Any) -> Any:
         click.option("--seed", type=int, help="Seed of every latency and fault draw."),
         click.option("--time-scale", type=float, callback=time_scale_in_range,
                      help="Wall seconds per simulated second (above 0, at most 100)."),
+        allow_outside_paths_option,
     ]
     for option in reversed(options):
         command = option(command)
@@ -109,10 +111,13 @@ def profile_options(command: Any) -> Any:
 
 
 def build_profile(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str, ...],
-                  seed: int | None, time_scale: float | None) -> Any:
+                  seed: int | None, time_scale: float | None, allow_outside_paths: bool = False,
+                  require_auth: bool = False) -> Any:
     from mock_onyx.profile import flag_overrides, load_profile
 
-    return load_profile(profile_path, flag_overrides(latency, fault, seed, time_scale))
+    overrides = flag_overrides(latency, fault, seed, time_scale)
+    return load_profile(profile_path, {**overrides, "require_auth": True} if require_auth else overrides,
+                        allow_outside_paths)
 
 
 def exposure_warning(host: str) -> str | None:
@@ -146,18 +151,16 @@ def exposure_warning(host: str) -> str | None:
               help="Serve the API only under /api, every other path the web app's 404 page, as Onyx "
                    "behind its nginx.")
 def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str, ...],
-          seed: int | None, time_scale: float | None, host: str, port: int, require_auth: bool,
-          as_real_onyx: bool, behind_proxy: bool) -> None:
+          seed: int | None, time_scale: float | None, allow_outside_paths: bool, host: str, port: int,
+          require_auth: bool, as_real_onyx: bool, behind_proxy: bool) -> None:
     """Serve the mock Onyx API until interrupted (SIGINT or SIGTERM)."""
     import asyncio
 
     from mock_onyx.disguise import disguises
     from mock_onyx.model import require_api_key
-    from mock_onyx.profile import flag_overrides, load_profile
     from mock_onyx.server import serve_until_signalled
 
-    overrides = flag_overrides(latency, fault, seed, time_scale)
-    profile = load_profile(profile_path, {**overrides, "require_auth": True} if require_auth else overrides)
+    profile = build_profile(profile_path, latency, fault, seed, time_scale, allow_outside_paths, require_auth)
     key = os.environ.get(MOCK_API_KEY_VARIABLE) or None
     require_api_key(key if profile.require_auth else None)  # the key matters only where auth is required
     warning = exposure_warning(host)
@@ -205,8 +208,8 @@ def serve(profile_path: Path | None, latency: tuple[str, ...], fault: tuple[str,
 def run(files: int, folders: int, strategy: str, size: int | None, heartbeat: float | None, retry: str | None,
         rate_limit: float | None, idle_timeout: float | None, profile_path: Path | None,
         latency: tuple[str, ...], fault: tuple[str, ...], seed: int | None, time_scale: float | None,
-        target: str | None, credentials_file: Path | None, yes: bool, dry_run: bool, max_in_flight: int,
-        max_calls: int, transport: str, mode: str, as_json: bool) -> None:
+        allow_outside_paths: bool, target: str | None, credentials_file: Path | None, yes: bool, dry_run: bool,
+        max_in_flight: int, max_calls: int, transport: str, mode: str, as_json: bool) -> None:
     """Run one strategy over N files (and M folders) and measure it, in simulated seconds."""
     from harness.runner import RunConfig
     from harness.strategies import make_strategy
@@ -217,7 +220,7 @@ def run(files: int, folders: int, strategy: str, size: int | None, heartbeat: fl
     _refuse_ignored_flags(click.get_current_context(), strategy, target, Mode(mode))
     config = RunConfig(files=files, folders=folders,
                        strategy=make_strategy(strategy, size, heartbeat or 0.0, retry, rate_limit or 0.0),
-                       profile=build_profile(profile_path, latency, fault, seed, time_scale),
+                       profile=build_profile(profile_path, latency, fault, seed, time_scale, allow_outside_paths),
                        transport=TransportKind(transport), mode=Mode(mode), idle_timeout_s=idle_timeout)
     if target is None:
         from harness.cli_target import refuse_target_flags
@@ -343,7 +346,7 @@ def _retry_spec(value: str | None) -> str | None:
 
 
 PROFILE_FLAGS = {"profile_path": "--profile", "latency": "--latency", "fault": "--fault", "seed": "--seed",
-                 "time_scale": "--time-scale"}
+                 "time_scale": "--time-scale", "allow_outside_paths": "--allow-outside-paths"}
 
 
 main.add_command(list_scenarios)

@@ -47,6 +47,14 @@ def idle_timeout_option(help_text: str) -> Any:
                         metavar="S", help=help_text)
 
 
+def allow_outside_paths_option(command: Any) -> Any:
+    """``--allow-outside-paths``: a command-line flag only, never an environment variable or a key
+    in the file, since a file cannot vouch for itself (``mock_onyx.distributions``)."""
+    return click.option("--allow-outside-paths", is_flag=True,
+                        help="Read empirical(...) CSVs and [server] profile files that a scenario or profile "
+                             "names outside its own folder (only for files you trust).")(command)
+
+
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process the signal ended
 FAILURE_LINES = 10  # failed cases named one per line; the rest counted
@@ -117,7 +125,7 @@ def _expected_wall_s(loaded: LoadedScenario, cases: list[Case], jobs: int, targe
     from harness.cli_target import at_real_time
     from harness.estimate import run_wall_s, sweep_wall_s
 
-    profile = loaded.scenario.profile(0, loaded.source, loaded.base_dir)
+    profile = loaded.profile(0)
     mode = Mode(loaded.scenario.mode)
     if on_target:
         profile = target.profile if target is not None and target.profile is not None else at_real_time(profile)
@@ -232,12 +240,13 @@ def scenario_options(command: Any) -> Any:
                      "(default: the scenario's idle_timeout_s, else never).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"results": DIR, "answer": [...], "summary": [...], "report": PATH or null}.')
+@allow_outside_paths_option
 @executor_options
 @target_options
 def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float | None, jobs: int,
           mode: str | None, out: Path | None, resume: bool, with_report: bool, idle_timeout: float | None,
-          as_json: bool, executor: str, scheduler: str | None, target: str | None, credentials_file: Path | None,
-          yes: bool, dry_run: bool, max_in_flight: int, max_calls: int) -> None:
+          as_json: bool, allow_outside_paths: bool, executor: str, scheduler: str | None, target: str | None,
+          credentials_file: Path | None, yes: bool, dry_run: bool, max_in_flight: int, max_calls: int) -> None:
     """Run every case of SCENARIO (a built-in name or a TOML path), store the results, and say
     what they show. With --target, every case runs against that server, one at a time."""
     from harness.cli_target import TargetFlags, refuse_target_flags
@@ -246,8 +255,8 @@ def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float |
     from reports.summary import summary_table
     from scenarios import load_scenario
 
-    loaded = load_scenario(scenario).with_overrides(mode=mode, repetitions=reps, seed=seed,
-                                                    time_scale=time_scale, idle_timeout_s=idle_timeout)
+    loaded = load_scenario(scenario, allow_outside_paths).with_overrides(
+        mode=mode, repetitions=reps, seed=seed, time_scale=time_scale, idle_timeout_s=idle_timeout)
     session = None
     if target is None:
         refuse_target_flags(click.get_current_context())

@@ -26,6 +26,7 @@ from harness.cli_sweep import (
     _output_folder,
     _refuse_time_scale_without_sockets,
     _sweep,
+    allow_outside_paths_option,
     idle_timeout_option,
     resume_command,
     time_scale_in_range,
@@ -96,13 +97,15 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int,
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"recommendation": {...}, "candidates": [...], "confirmation": {...}, '
                    '"report": PATH, ...} instead of text.')
+@allow_outside_paths_option
 @executor_options
 @target_options
 def tune(scenario: str, objective: str, min_success: float, idle_timeout: float | None,
          sizes: tuple[int, ...], reps: int | None, screen_reps: int, confirm: bool, confirm_reps: int,
          time_scale: float | None, seed: int | None, jobs: int, out: Path | None, resume: bool,
-         with_report: bool, as_json: bool, executor: str, scheduler: str | None, target: str | None,
-         credentials_file: Path | None, yes: bool, dry_run: bool, max_in_flight: int, max_calls: int) -> None:
+         with_report: bool, as_json: bool, allow_outside_paths: bool, executor: str, scheduler: str | None,
+         target: str | None, credentials_file: Path | None, yes: bool, dry_run: bool, max_in_flight: int,
+         max_calls: int) -> None:
     """Find the fastest configuration of SCENARIO's strategies (a built-in name or a TOML path)
     that loses no file beyond --min-success, never hits the idle timeout and never crashes the
     server: sizes 1 to 16 on virtual time, repetitions added where candidates are close, the
@@ -113,7 +116,8 @@ def tune(scenario: str, objective: str, min_success: float, idle_timeout: float 
     from mock_onyx.errors import ConfigError
     from scenarios import load_scenario
 
-    loaded = load_scenario(scenario).with_overrides(seed=seed, idle_timeout_s=idle_timeout, time_scale=time_scale)
+    loaded = load_scenario(scenario, allow_outside_paths).with_overrides(seed=seed, idle_timeout_s=idle_timeout,
+                                                                         time_scale=time_scale)
     ctx = click.get_current_context()
     if target is None:
         refuse_target_flags(ctx)
@@ -196,7 +200,7 @@ def _plan_line(loaded: LoadedScenario, candidates: list[Candidate], screen: int,
     from harness.modes import Mode
 
     scenario = loaded.scenario
-    profile = scenario.profile(0, loaded.source, loaded.base_dir)
+    profile = loaded.profile(0)
     points = [f + d for f in scenario.workload.files for d in scenario.workload.folders if f + d > 0]
     walls = {c: [run_wall_s(c.kind, c.size, n, profile, Mode.VIRTUAL) for n in points] for c in candidates}
     first = sweep_wall_s((w for c in candidates for w in walls[c] * screen), jobs)
@@ -221,7 +225,7 @@ def _typical(loaded: LoadedScenario, candidates: list[Candidate]) -> Candidate:
     from harness.estimate import simulated_makespan_s
 
     scenario = loaded.scenario
-    profile = scenario.profile(0, loaded.source, loaded.base_dir)
+    profile = loaded.profile(0)
     points = [f + d for f in scenario.workload.files for d in scenario.workload.folders if f + d > 0]
     return sorted(candidates, key=lambda c: sum(simulated_makespan_s(c.kind, c.size, n, profile)
                                                 for n in points))[len(candidates) // 2]
@@ -237,7 +241,7 @@ def _confirm_wall_s(loaded: LoadedScenario, candidate: Candidate, reps: int, job
     from harness.modes import Mode
 
     scenario = loaded.scenario
-    profile = scenario.profile(0, loaded.source, loaded.base_dir)
+    profile = loaded.profile(0)
     if on_target:
         profile = target.profile if target is not None and target.profile is not None else at_real_time(profile)
         jobs = 1
@@ -344,7 +348,7 @@ def _round_jobs(loaded: LoadedScenario, jobs: int) -> int:
     from harness.estimate import run_wall_s, sweep_wall_s
     from harness.modes import Mode
 
-    profile = loaded.scenario.profile(0, loaded.source, loaded.base_dir)
+    profile = loaded.profile(0)
     walls = [run_wall_s(c.kind, c.size, c.files + c.folders, profile, Mode.VIRTUAL) for c in loaded.scenario.cases()]
     return jobs if sweep_wall_s(walls, jobs) < sweep_wall_s(walls, 1) else 1
 

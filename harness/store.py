@@ -325,5 +325,5 @@ def server_fingerprint(loaded: LoadedScenario) -> str:
     """A digest of the server profile as the scenario resolves it, every file it reads included
     (a ``[server] profile`` file, ``empirical`` CSVs: their values are in the profile): the
     scenario's text alone does not change when they do, and a resumed sweep must not mix two."""
-    profile = loaded.scenario.profile(0, loaded.source, loaded.base_dir)
+    profile = loaded.profile(0)
     return hashlib.sha256(repr(profile).encode()).hexdigest()[:16]

@@ -192,8 +192,7 @@ def plan_sweep(loaded: LoadedScenario, store: ResultsStore, resume: bool,
     store.prepare(loaded, resume)
     finished = store.finished()
     cases = loaded.scenario.cases()
-    profiles = {r: loaded.scenario.profile(r, loaded.source, loaded.base_dir)
-                for r in range(loaded.scenario.repetitions)}
+    profiles = {r: loaded.profile(r) for r in range(loaded.scenario.repetitions)}
     documents = {r: profile.to_document() for r, profile in profiles.items()}
     tasks = tuple(CaseTask(case, documents[case.repetition], transport.value, loaded.scenario.mode,
                            loaded.scenario.idle_timeout_s, session, profiles[case.repetition])

@@ -9,6 +9,11 @@ so one file keeps its rank across profiles: with the same seed a file that is sl
     normal(mean, sd)         truncated at 0 (resampled by inverse CDF on [0, inf))
     lognormal(median, p99)   0 < median < p99; the 99th percentile is p99
     empirical(path.csv)      observed durations; linear interpolation between order statistics
+
+A distribution read from a file (a profile, a scenario) is data: its ``empirical(path)`` may read
+only inside that file's folder (``base_dir``), checked on the resolved path before anything is
+opened, unless the user passes ``allow_outside_paths`` (``--allow-outside-paths``); one typed on
+the command line (``base_dir`` None: the working directory) is the user's own and reads anywhere.
 """
 
 from __future__ import annotations
@@ -142,17 +147,26 @@ class Empirical:
         return f"empirical({self.source})"
 
 
+_EMPIRICAL_HINT = "give a CSV with one duration in simulated seconds per row (a header row is allowed)"
 _FORMS = "fixed(s), uniform(a, b), normal(mean, sd), lognormal(median, p99) or empirical(path.csv)"
 
 
-def parse_distribution(text: str, where: str, base_dir: Path | None = None) -> Distribution:
-    """Parse ``text`` such as ``uniform(15, 30)``; ``where`` names the setting in errors."""
+def parse_distribution(text: str, where: str, base_dir: Path | None = None,
+                       allow_outside_paths: bool = False) -> Distribution:
+    """Parse ``text`` such as ``uniform(15, 30)``; ``where`` names the setting in errors.
+
+    ``base_dir`` is the folder of the file ``text`` comes from: an ``empirical`` path is read
+    relative to it and must lie inside it unless ``allow_outside_paths``. None: the text is the
+    user's own (a flag), read relative to the working directory, from anywhere."""
     match = _SPEC.match(text) if isinstance(text, str) else None
     if match is None:
         raise ConfigError(where, f"{text!r} is not a distribution", f"write one of {_FORMS}")
     kind, raw_args = match.group(1), match.group(2).strip()
     if kind == "empirical":
-        return _load_empirical(raw_args, where, base_dir or Path.cwd())
+        written = raw_args.strip().strip("'\"")
+        inside = None if base_dir is None or allow_outside_paths else base_dir
+        return _load_empirical(resolved_inside(written, base_dir or Path.cwd(), inside, where, "CSV",
+                                               _EMPIRICAL_HINT), where)
     args = _numbers(raw_args, where, text)
     builders = {"fixed": (1, _fixed), "uniform": (2, _uniform), "normal": (2, _normal),
                 "lognormal": (2, _lognormal)}
@@ -229,11 +243,31 @@ def _lognormal(args: list[float], where: str, text: str) -> Distribution:
     return LogNormal(median, p99)
 
 
-def _load_empirical(raw_path: str, where: str, base_dir: Path) -> Distribution:
-    path = Path(raw_path.strip().strip("'\""))
-    if not path.is_absolute():
-        path = base_dir / path
-    hint = "give a CSV with one duration in simulated seconds per row (a header row is allowed)"
+def resolved_inside(written: str, base_dir: Path, inside: Path | None, where: str, what: str, hint: str) -> Path:
+    """``written`` (relative to ``base_dir``) resolved, symlinks and ``..`` included; a
+    ``ConfigError`` before anything is opened if ``inside`` is given and it lies outside that
+    folder. ``what`` names the file's kind in the fix ("CSV"), ``hint`` the fix when the path
+    cannot even be resolved (a NUL byte in it, a symlink loop)."""
+    path = Path(written)
+    try:
+        resolved = (path if path.is_absolute() else base_dir / path).resolve()
+        # The folder resolved too: a folder reached through a symlink is still the folder itself.
+        folder = None if inside is None else inside.resolve()
+    except (OSError, ValueError, RuntimeError) as error:  # ValueError: NUL; RuntimeError: a loop (3.11)
+        # Refused as unreadable, confined or not: a path that cannot be resolved cannot be opened.
+        raise ConfigError(where, f"cannot read {written!r} ({error})", hint) from None
+    if folder is not None and not resolved.is_relative_to(folder):
+        raise ConfigError(where, f"{written!r} resolves to {str(resolved)!r}, outside {str(folder)!r}, the folder "
+                                 f"of the file that names it (a file may read only inside its own folder)",
+                          f"move the {what} into {str(folder)!r} (or below it), or pass --allow-outside-paths "
+                          f"if you trust the file")
+    return resolved
+
+
+def _load_empirical(path: Path, where: str) -> Distribution:
+    """The durations in ``path``, resolved and already checked: the path opened is the one that
+    passed the check, not the one written (no symlink or ``..`` left in it to follow again)."""
+    hint = _EMPIRICAL_HINT
     try:
         with path.open(newline="") as handle:
             rows = [row for row in csv.reader(handle) if row and row[0].strip()]
@@ -259,4 +293,4 @@ def _load_empirical(raw_path: str, where: str, base_dir: Path) -> Distribution:
         raise ConfigError(where, f"{str(path)!r} holds no durations", hint)
     # The resolved path, so that the profile written into results and handed to sweep workers
     # and to `--target` runs reads back the same file from any working directory.
-    return Empirical(str(path.resolve()), tuple(sorted(values)))
+    return Empirical(str(path), tuple(sorted(values)))

@@ -20,6 +20,9 @@
 
 Validation happens once, here, at the boundary (pydantic); every problem becomes a one-line
 ``ConfigError`` naming the source, the key, the value and the fix.
+
+A profile file's ``empirical(...)`` CSVs must lie in its folder unless ``allow_outside_paths``
+(``--allow-outside-paths``: mock_onyx.distributions); flags given with it are the user's own.
 """
 
 from __future__ import annotations
@@ -138,23 +141,25 @@ class Profile(_Settings):
     def _parse_latency(cls, value: Any, info: ValidationInfo) -> Any:
         if not isinstance(value, Mapping):
             return value
-        base_dir = (info.context or {}).get("base_dir")
+        context = info.context or {}
         known = {"default", *Endpoint}
         for name in value:
             if name not in known:
                 raise ConfigError(f"latency.{name}", f"unknown endpoint {name!r}",
                                   f"use one of {', '.join(sorted(known))}")
         return {name: text if isinstance(text, Distribution)
-                else parse_distribution(text, f"latency.{name}", base_dir)
+                else parse_distribution(text, f"latency.{name}", context.get("base_dir"),
+                                        context.get("allow_outside_paths", False))
                 for name, text in value.items()}
 
     @field_validator("error_latency", mode="before")
     @classmethod
     def _parse_error_latency(cls, value: Any, info: ValidationInfo) -> Any:
-        base_dir = (info.context or {}).get("base_dir")
+        context = info.context or {}
         if isinstance(value, Distribution):
             return value
-        return parse_distribution(value, "error_latency", base_dir)
+        return parse_distribution(value, "error_latency", context.get("base_dir"),
+                                  context.get("allow_outside_paths", False))
 
     @model_validator(mode="after")
     def _check_faults(self) -> Profile:
@@ -201,23 +206,49 @@ class Profile(_Settings):
         return self.model_dump(mode="json")
 
 
-def profile_from_mapping(data: Mapping[str, Any], source: str,
-                         base_dir: Path | None = None) -> Profile:
-    """Validate ``data`` (a parsed TOML table); ``source`` names it in errors."""
+def profile_from_mapping(data: Mapping[str, Any], source: str, base_dir: Path | None = None,
+                         allow_outside_paths: bool = False) -> Profile:
+    """Validate ``data`` (a parsed TOML table); ``source`` names it in errors. ``base_dir``: the
+    folder of the file it was read from, where its ``empirical`` CSVs must be unless
+    ``allow_outside_paths`` (None: not from a file, read against the working directory)."""
     try:
-        return Profile.model_validate(dict(data), context={"base_dir": base_dir})
+        return Profile.model_validate(dict(data), context={"base_dir": base_dir,
+                                                           "allow_outside_paths": allow_outside_paths})
     except ValidationError as error:
         raise one_line_error(error, source, PROFILE_HELP) from None
     except ConfigError as error:
         raise ConfigError(f"{source}: {error.where}", error.problem, error.fix) from None
 
 
-def load_profile(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Profile:
+def load_profile(path: Path | None = None, overrides: Mapping[str, Any] | None = None,
+                 allow_outside_paths: bool = False) -> Profile:
     """Read a TOML profile (or start from the defaults) and apply flag overrides on top."""
     data: dict[str, Any] = read_toml(path) if path is not None else {}
     source = str(path) if path is not None else "profile"
-    merged = merge_tables(data, overrides or {})
-    return profile_from_mapping(merged, source, path.parent if path is not None else None)
+    try:
+        # The flags' distributions parsed first, as the user's own (base_dir None: the working
+        # directory, anywhere): merged into the file's table they would be confined to its folder.
+        flags = parsed_distributions(overrides or {}, "", None)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error.where}", error.problem, error.fix) from None
+    merged = merge_tables(data, flags)
+    return profile_from_mapping(merged, source, path.parent if path is not None else None, allow_outside_paths)
+
+
+def parsed_distributions(table: Mapping[str, Any], where: str, base_dir: Path | None,
+                         allow_outside_paths: bool = False) -> dict[str, Any]:
+    """``table`` with its ``latency`` and ``error_latency`` texts parsed where ``base_dir`` says
+    (the validators pass a parsed distribution through): for a table that is merged into one
+    from elsewhere, whose folder is not this one's. ``where`` prefixes the settings in errors."""
+    parsed = dict(table)
+    latency = table.get("latency")
+    if isinstance(latency, Mapping):
+        parsed["latency"] = {name: parse_distribution(text, f"{where}latency.{name}", base_dir, allow_outside_paths)
+                             if isinstance(text, str) else text for name, text in latency.items()}
+    if isinstance(table.get("error_latency"), str):
+        parsed["error_latency"] = parse_distribution(table["error_latency"], f"{where}error_latency", base_dir,
+                                                     allow_outside_paths)
+    return parsed
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Load a scenario by built-in name or by path, validated, with its full text kept for results."""
+"""Load a scenario by built-in name or by path, validated, with its full text kept for results.
+
+A scenario file is data: the files it names (``empirical`` CSVs, a ``[server] profile``) must lie
+in its folder unless the user allows otherwise (``--allow-outside-paths``), an allowance the
+``LoadedScenario`` carries beside ``base_dir`` to every later reading of its profile.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mock_onyx import Profile
 from mock_onyx.errors import ConfigError
 from mock_onyx.validation import one_line_error
 from scenarios.model import SCENARIO_HELP, Scenario
@@ -24,6 +30,14 @@ class LoadedScenario:
     text: str  # the TOML as written, for the results manifest
     base_dir: Path | None  # where relative paths (empirical CSVs) are resolved
     overrides: dict[str, Any] = field(default_factory=dict)  # command-line changes to the text
+    # The user's --allow-outside-paths: files outside base_dir may be read. Not recorded in the
+    # results manifest (nor in overrides): a results folder is a file someone can hand you too, so a
+    # report that reads its scenario again reads it confined, and drops what it cannot read.
+    allow_outside_paths: bool = False
+
+    def profile(self, repetition: int) -> Profile:
+        """The server profile of ``repetition``, its files read as this scenario was allowed to."""
+        return self.scenario.profile(repetition, self.source, self.base_dir, self.allow_outside_paths)
 
     def with_overrides(self, **changes: Any) -> LoadedScenario:
         """The scenario with top-level keys replaced (``None`` leaves a key as written)."""
@@ -37,7 +51,7 @@ class LoadedScenario:
             raise one_line_error(error, f"{self.source} (with command-line options)",
                                  SCENARIO_HELP) from None
         return LoadedScenario(scenario, self.source, self.text, self.base_dir,
-                              {**self.overrides, **given})
+                              {**self.overrides, **given}, self.allow_outside_paths)
 
 
 def builtin_names() -> list[str]:
@@ -46,11 +60,13 @@ def builtin_names() -> list[str]:
                   if entry.name.endswith(".toml"))
 
 
-def load_scenario(name_or_path: str) -> LoadedScenario:
-    """A built-in scenario by name, or a TOML file by path."""
+def load_scenario(name_or_path: str, allow_outside_paths: bool = False) -> LoadedScenario:
+    """A built-in scenario by name, or a TOML file by path (the files it names in its folder,
+    unless ``allow_outside_paths``)."""
     path = Path(name_or_path)
     if name_or_path in builtin_names():
         resource = resources.files("scenarios") / BUILTIN_FOLDER / f"{name_or_path}.toml"
+        # base_dir None: a built-in is ours, not a file handed to us (and names no file anyway).
         return parse_scenario(resource.read_text(), f"builtin:{name_or_path}", None)
     if not path.is_file():
         raise ConfigError(name_or_path, "is neither a built-in scenario nor a readable file",
@@ -59,10 +75,11 @@ def load_scenario(name_or_path: str) -> LoadedScenario:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(str(path), f"cannot read it ({error})", "give a readable TOML file") from None
-    return parse_scenario(text, str(path), path.parent)
+    return parse_scenario(text, str(path), path.parent, allow_outside_paths)
 
 
-def parse_scenario(text: str, source: str, base_dir: Path | None) -> LoadedScenario:
+def parse_scenario(text: str, source: str, base_dir: Path | None,
+                   allow_outside_paths: bool = False) -> LoadedScenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -71,5 +88,6 @@ def parse_scenario(text: str, source: str, base_dir: Path | None) -> LoadedScena
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
         raise one_line_error(error, source, SCENARIO_HELP) from None
-    scenario.profile(0, source, base_dir)  # the server table must be a valid profile, now
-    return LoadedScenario(scenario, source, text, base_dir)
+    loaded = LoadedScenario(scenario, source, text, base_dir, allow_outside_paths=allow_outside_paths)
+    loaded.profile(0)  # the server table must be a valid profile, now
+    return loaded

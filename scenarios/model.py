@@ -193,11 +193,13 @@ class Scenario(_Frozen):
                               "give at least one files (or folders) value above 0")
         return self
 
-    def profile(self, repetition: int, source: str, base_dir: Path | None = None) -> Profile:
-        """The server profile of repetition ``repetition`` (common to every strategy)."""
-        table = {**with_profile_file(self.server, base_dir),
+    def profile(self, repetition: int, source: str, base_dir: Path | None = None,
+                allow_outside_paths: bool = False) -> Profile:
+        """The server profile of repetition ``repetition`` (common to every strategy). The files
+        it reads lie in ``base_dir``, the scenario's folder, unless ``allow_outside_paths``."""
+        table = {**with_profile_file(self.server, base_dir, allow_outside_paths),
                  "seed": self.seed * REPETITION_SEED_STRIDE + repetition, "time_scale": self.time_scale}
-        return profile_from_mapping(table, f"{source} [server]", base_dir)
+        return profile_from_mapping(table, f"{source} [server]", base_dir, allow_outside_paths)
 
     def cases(self) -> list[Case]:
         return [Case(files, folders, grid.kind, size, repetition, heartbeat, retry, rate)

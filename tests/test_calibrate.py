@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import signal
 import subprocess
 import sys
@@ -172,6 +173,9 @@ def test_forty_calls_are_too_few_for_a_p99_and_it_says_so(calibrated_40: Any) ->
 
 def test_the_fitted_profile_gets_the_same_recommendation_from_the_tuner(calibrated: Any, tmp_path: Path) -> None:
     _, _, folder = calibrated
+    # the calibrated files beside the scenarios: a scenario's [server] profile must be in its folder
+    shutil.copytree(folder, tmp_path / "calibrated")
+    folder = tmp_path / "calibrated"
     (tmp_path / "true.toml").write_text(f'[latency]\nsend_message = "{TRUE}"\n')
     # a median 30% too high: the scenario is one where the latency changes the answer
     (tmp_path / "slow.toml").write_text('[latency]\nsend_message = "lognormal(26, 58.5)"\n')
@@ -201,10 +205,11 @@ def test_the_profile_loads_unchanged_in_run_and_sweep(calibrated: Any, tmp_path:
         assert result.exit_code == 0, result.output
         runs.append(json.loads(result.stdout))
     assert runs[0]["makespan_s"] == runs[1]["makespan_s"] and runs[0]["files_ok"] == 6
-    # and a sweep's [server] profile = "FILE", from another folder
+    # and a sweep's [server] profile = "FILE", from another folder (which the user allows)
     scenario = tmp_path / "sweep.toml"
     scenario.write_text(SCENARIO.format(profile=folder / "fitted.toml").replace("repetitions = 4", "repetitions = 1"))
-    result = CliRunner().invoke(main, ["sweep", str(scenario), "--out", str(tmp_path / "out"), "--jobs", "1", "--json"])
+    result = CliRunner().invoke(main, ["sweep", str(scenario), "--out", str(tmp_path / "out"), "--jobs", "1", "--json",
+                                       "--allow-outside-paths"])
     assert result.exit_code == 0, result.output
     assert len(load_runs(tmp_path / "out")) == 1  # the one case
 

@@ -88,6 +88,18 @@ GRAMMAR: dict[str, str] = {
     "--scheduler": "tcp://dask-scheduler",  # no port: not tcp://HOST:PORT
     "tune SCENARIO": "nope",
 }
+# A file that names a path outside its own folder (issue: files are data): refused, one line, exit 2,
+# and the file outside never read (its planted row is in no output). In each case's directory:
+# inner/ holds the files given; secret.csv and p.toml beside it are outside.
+OUTSIDE = "inner"
+PLANTED = "PLANTED-ROW-9f3c1e"
+OUTSIDE_INPUTS = {
+    "secret.csv": f"seconds\n5\n{PLANTED}\n",
+    "p.toml": '[latency]\nsend_message = "fixed(1)"\n',
+    f"{OUTSIDE}/p.toml": '[latency]\nsend_message = "empirical(../secret.csv)"\n',
+    f"{OUTSIDE}/{SCENARIO_FILE}": TINY + '[server.latency]\nsend_message = "empirical(../secret.csv)"\n',
+    f"{OUTSIDE}/server.toml": TINY + '[server]\nprofile = "../p.toml"\n',
+}
 OUTPUT_PATHS = {"out"}  # path parameters that are written to; every other path is read
 UNWRITABLE = "/proc/forbidden/x"
 
@@ -182,6 +194,21 @@ def all_cases() -> Iterator[Case]:
 CASES = list(all_cases())
 
 
+def _outside_case(command: str, label: str, value: str, *args: str) -> Case:
+    return Case(command, label, value, (command, *args), (OUTSIDE,), "outside", True)
+
+
+SETTING = "latency.send_message"  # the label: the setting the line must name (the id stays unique)
+OUTSIDE_CASES = [
+    _outside_case("run", SETTING, f"{OUTSIDE}/p.toml", "--files", "1", "--mode", "virtual",
+                  "--profile", f"{OUTSIDE}/p.toml"),
+    _outside_case("serve", SETTING, f"{OUTSIDE}/p.toml", "--profile", f"{OUTSIDE}/p.toml"),
+    _outside_case("sweep", SETTING, f"{OUTSIDE}/{SCENARIO_FILE}", f"{OUTSIDE}/{SCENARIO_FILE}", "--mode", "virtual"),
+    _outside_case("sweep", "server.profile", "../p.toml", f"{OUTSIDE}/server.toml", "--mode", "virtual"),
+    _outside_case("tune", SETTING, f"{OUTSIDE}/{SCENARIO_FILE}", f"{OUTSIDE}/{SCENARIO_FILE}"),
+]
+
+
 @dataclass(frozen=True)
 class Outcome:
     returncode: int | None  # None: still running at the timeout (and killed)
@@ -204,6 +231,10 @@ class _Call:
             (cwd / SCENARIO_FILE).write_text(TINY)
         if RESULTS_DIR in case.needs:
             shutil.copytree(results, cwd / RESULTS_DIR)
+        if OUTSIDE in case.needs:
+            (cwd / OUTSIDE).mkdir()
+            for name, text in OUTSIDE_INPUTS.items():
+                (cwd / name).write_text(text)
         self.cwd = cwd
         self.before = _listing(cwd)
         self.stdout, self.stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()
@@ -284,7 +315,8 @@ def test_every_option_and_argument_has_a_bad_value(case: Case) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+@pytest.mark.parametrize("case", CASES + OUTSIDE_CASES,
+                         ids=[case.id for case in CASES] + [f"outside:{case.id}" for case in OUTSIDE_CASES])
 def test_a_bad_value_is_one_line_and_exit_2_and_nothing_written(
         case: Case, outcomes: dict[str, Outcome]) -> None:
     if case.value is None:
@@ -302,6 +334,8 @@ def test_a_bad_value_is_one_line_and_exit_2_and_nothing_written(
     assert any(name in line for name in (case.label, case.label.lstrip("-"), case.value)), shown
     assert result.stdout == "", shown
     assert result.created == [], f"wrote {result.created}\n{shown}"
+    if OUTSIDE in case.needs:  # refused before the file outside is opened: its content nowhere
+        assert "--allow-outside-paths" in line and PLANTED not in result.stderr, shown
     if case.label == "--out":
         assert not Path(case.value).exists(), shown
 
