@@ -19,7 +19,9 @@ from mock_onyx.profile import Profile
 LOOPBACK = "127.0.0.1"
 # Wall seconds that live requests get to finish when the server stops; then they are cancelled.
 SHUTDOWN_GRACE_S = 0.5
-LISTEN_BACKLOG = 128  # web.TCPSite's
+LISTEN_BACKLOG = 2048  # uvicorn's default, which Onyx's API server runs on (web.TCPSite's is 128: a burst of
+# thousands of connections on a busy machine overflowed it, and the kernel, which drops the ACKs of
+# connections it has no room for, let those in only as it retried, up to a minute later)
 REOPEN_RETRY_S = 0.01  # wall seconds between tries to listen again after a crash
 
 
