@@ -321,7 +321,7 @@ def _refuse_ignored_flags(ctx: click.Context, strategy: str, target: str | None,
     if strategy == "sequential" and given("heartbeat"):
         raise ConfigError("--heartbeat", "sequential sends no heartbeats (it reports once, at the end)",
                           "drop --heartbeat, or use --strategy batch or window")
-    if target is not None:
+    if target is not None:  # --allow-outside-paths stays: it lets a target's profile name files
         for name, flag in PROFILE_FLAGS.items():
             if given(name):
                 raise ConfigError(flag, "has no effect with --target: the server's own profile applies",
@@ -346,7 +346,7 @@ def _retry_spec(value: str | None) -> str | None:
 
 
 PROFILE_FLAGS = {"profile_path": "--profile", "latency": "--latency", "fault": "--fault", "seed": "--seed",
-                 "time_scale": "--time-scale", "allow_outside_paths": "--allow-outside-paths"}
+                 "time_scale": "--time-scale"}
 
 
 main.add_command(list_scenarios)

@@ -42,9 +42,12 @@ ASSUMED_CHAT_S = 22.5
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap intervals.")
 @click.option("--force", is_flag=True, help="Replace --out and the files beside it if they exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
+@click.option("--allow-outside-paths", is_flag=True,
+              help="Let a mock target's profile name empirical(...) CSVs, which this machine then reads "
+                   "(only for a server on this machine that you trust).")
 def calibrate(target: str | None, credentials_file: Path | None, yes: bool, dry_run: bool, max_in_flight: int,
               max_calls: int, files: int, folders: int, out: Path, pause: float, fit: str, latency_source: str,
-              seed: int, force: bool, as_json: bool) -> None:
+              seed: int, force: bool, as_json: bool, allow_outside_paths: bool) -> None:
     """Measure a running server (--target) one file at a time and write a profile of it."""
     from harness.call_plan import plan_calls
     from harness.calibrate.write import check_out

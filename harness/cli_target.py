@@ -1,7 +1,10 @@
 """The CLI's side of ``--target`` (``harness.target``), shared by ``run``, ``sweep`` and ``tune``:
 the flags checked, the calls planned against the caps, the dry run printed, the target resolved
 and stated in one line, the confirmation asked. In that order, so that a refusal of any kind comes
-before the first call (a dry run makes none at all) and before anything is written."""
+before the first call (a dry run makes none at all) and before anything is written.
+
+A target's profile (a mock's ``/_mock/profile``) that names a file is refused unless the command
+was given ``--allow-outside-paths`` (run, sweep, tune and calibrate take it): ``allows_server_files``."""
 
 from __future__ import annotations
 
@@ -72,11 +75,19 @@ def open_target(flags: TargetFlags, planned: Sequence[tuple[CallPlan, int]],
         for line in dry_run_lines(flags, credentials, planned, wall_s(None), what):
             click.echo(line)
         return None
-    target = asyncio.run(resolve_target(flags.url, credentials))
+    target = asyncio.run(resolve_target(flags.url, credentials, allows_server_files()))
     click.echo(target.describe(), err=True)
     confirm_send_messages(target, sum(plan.send_messages * runs for plan, runs in planned), wall_s(target),
                           yes=flags.yes)
     return TargetSession(target, credentials, flags.max_in_flight, flags.max_calls)
+
+
+def allows_server_files() -> bool:
+    """The command's own ``--allow-outside-paths``, read from its click context as
+    ``refuse_target_flags`` reads its flags: with it, a target's profile may name files that this
+    machine then reads (``harness.target.resolve_target``); without it (or outside a command), never."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and bool(ctx.params.get("allow_outside_paths"))
 
 
 def dry_run_lines(flags: TargetFlags, credentials: Credentials, planned: Sequence[tuple[CallPlan, int]],

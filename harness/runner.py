@@ -39,11 +39,11 @@ from mock_onyx import (
     Profile,
     SimClock,
     load_profile,
-    profile_from_mapping,
     running_server,
 )
 from mock_onyx.clock import SELECTOR_ROUNDING_S
 from mock_onyx.inprocess import InProcessTransport
+from mock_onyx.profile import profile_from_server
 from mock_onyx.stats import RUN_HEADER
 
 REAL_TIME = 1.0
@@ -122,7 +122,8 @@ async def _remote_mock_profile(url: str) -> Profile | None:
             return None
     if response.status_code != 200:
         return None
-    return profile_from_mapping(response.json(), f"{url}/_mock/profile")
+    # A server's profile: it may make this machine open no file it names (no --allow-outside-paths here).
+    return profile_from_server(response.json(), f"{url}/_mock/profile")
 
 
 async def run_once(config: RunConfig) -> RunResult:

@@ -112,7 +112,7 @@ class ResolvedTarget:
                 f"whatever any profile says")
 
 
-async def resolve_target(url: str, credentials: Credentials) -> ResolvedTarget:
+async def resolve_target(url: str, credentials: Credentials, allow_files: bool = False) -> ResolvedTarget:
     """Check ``url``, find its API, try ``credentials`` on it and tell a mock from a real Onyx;
     every failure is a ``ConfigError`` of one line (unreachable, too slow, credentials refused with
     or without any, no Onyx API there), before any file is attempted.
@@ -123,7 +123,9 @@ async def resolve_target(url: str, credentials: Credentials) -> ResolvedTarget:
     a redirect to its login), never with the JSON list the API gives. A 401 or 403 with a JSON body
     is the API refusing the credentials. Redirects are not followed, so credentials are never sent
     to a host that was not named. ``/_mock/profile`` is then asked without credentials: a server
-    that answers it with a valid profile is a mock; anything else is treated as a real Onyx."""
+    that answers it with a valid profile is a mock; anything else is treated as a real Onyx. A
+    profile naming a file (``empirical(path)``: a path on the server, not ours to open) is refused
+    in one line, nothing opened, unless ``allow_files`` (the user's ``--allow-outside-paths``)."""
     import httpx
 
     base = check_target_url(url)
@@ -136,7 +138,7 @@ async def resolve_target(url: str, credentials: Credentials) -> ResolvedTarget:
             if response.status_code in (401, 403) and _is_json(response):
                 raise _refused(api, response, credentials)
             if response.is_success and _is_json(response) and isinstance(_json(response), list):
-                profile = await _mock_profile(api.removesuffix(API_PREFIX))
+                profile = await _mock_profile(api.removesuffix(API_PREFIX), allow_files)
                 return ResolvedTarget(api, profile is not None, profile,
                                       profile.time_scale if profile is not None else 1.0)
             refusals.append(f"{api}/persona: HTTP {response.status_code}"
@@ -170,11 +172,12 @@ def _refused(api: str, response: httpx.Response, credentials: Credentials) -> Co
     return ConfigError("--target", f"{api} refuses {given} (HTTP {response.status_code}{said_text})", fix)
 
 
-async def _mock_profile(root: str) -> Profile | None:
+async def _mock_profile(root: str, allow_files: bool) -> Profile | None:
     import httpx
     from pydantic import ValidationError
 
-    from mock_onyx.profile import profile_from_mapping
+    from mock_onyx.distributions import ServerFileRefused
+    from mock_onyx.profile import profile_from_server
 
     async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, follow_redirects=False) as client:
         try:
@@ -185,7 +188,9 @@ async def _mock_profile(root: str) -> Profile | None:
     if not isinstance(document, dict):
         return None
     try:
-        return profile_from_mapping(document, f"{root}/_mock/profile")
+        return profile_from_server(document, f"{root}/_mock/profile", allow_files)
+    except ServerFileRefused:
+        raise  # a mock naming a file: refused, not taken for a real Onyx that would run anyway
     except (ConfigError, ValidationError):  # not ours after all: treated as real (the careful side)
         return None
 

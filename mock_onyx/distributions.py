@@ -14,6 +14,9 @@ A distribution read from a file (a profile, a scenario) is data: its ``empirical
 only inside that file's folder (``base_dir``), checked on the resolved path before anything is
 opened, unless the user passes ``allow_outside_paths`` (``--allow-outside-paths``); one typed on
 the command line (``base_dir`` None: the working directory) is the user's own and reads anywhere.
+One a server sent (``from_server``: a ``--target``'s ``/_mock/profile``) names a path on that
+server, and may make this machine open nothing: ``ServerFileRefused`` before anything is opened,
+unless the user passes ``allow_outside_paths`` (then read as a flag's would be).
 """
 
 from __future__ import annotations
@@ -151,19 +154,31 @@ _EMPIRICAL_HINT = "give a CSV with one duration in simulated seconds per row (a 
 _FORMS = "fixed(s), uniform(a, b), normal(mean, sd), lognormal(median, p99) or empirical(path.csv)"
 
 
+class ServerFileRefused(ConfigError):
+    """A server's profile names a file (``empirical(path)``) and the user did not allow reading
+    it: told apart from a profile that is merely invalid, which a ``--target`` takes as "not a mock"."""
+
+
 def parse_distribution(text: str, where: str, base_dir: Path | None = None,
-                       allow_outside_paths: bool = False) -> Distribution:
+                       allow_outside_paths: bool = False, *, from_server: bool = False) -> Distribution:
     """Parse ``text`` such as ``uniform(15, 30)``; ``where`` names the setting in errors.
 
     ``base_dir`` is the folder of the file ``text`` comes from: an ``empirical`` path is read
     relative to it and must lie inside it unless ``allow_outside_paths``. None: the text is the
-    user's own (a flag), read relative to the working directory, from anywhere."""
+    user's own (a flag), read relative to the working directory, from anywhere. ``from_server``:
+    the text is a server's, whose ``empirical`` path is refused (``ServerFileRefused``) unless
+    ``allow_outside_paths``."""
     match = _SPEC.match(text) if isinstance(text, str) else None
     if match is None:
         raise ConfigError(where, f"{text!r} is not a distribution", f"write one of {_FORMS}")
     kind, raw_args = match.group(1), match.group(2).strip()
     if kind == "empirical":
         written = raw_args.strip().strip("'\"")
+        if from_server and not allow_outside_paths:
+            raise ServerFileRefused(where, f"the target's profile names empirical({written!r}), a file path: "
+                                           f"onyx-bench reads files a server names only with --allow-outside-paths",
+                                    "pass --allow-outside-paths if the target runs on this machine and you trust "
+                                    "it, or give the server a distribution without a file")
         inside = None if base_dir is None or allow_outside_paths else base_dir
         return _load_empirical(resolved_inside(written, base_dir or Path.cwd(), inside, where, "CSV",
                                                _EMPIRICAL_HINT), where)

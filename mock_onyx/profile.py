@@ -23,6 +23,8 @@ Validation happens once, here, at the boundary (pydantic); every problem becomes
 
 A profile file's ``empirical(...)`` CSVs must lie in its folder unless ``allow_outside_paths``
 (``--allow-outside-paths``: mock_onyx.distributions); flags given with it are the user's own.
+A profile a server sent (``profile_from_server``: a ``--target``'s ``/_mock/profile``) may name no
+file at all unless the user allows it: its paths are the server's, not this machine's to open.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from pydantic import (
     model_validator,
 )
 
-from mock_onyx.distributions import Distribution, parse_distribution
+from mock_onyx.distributions import Distribution, ServerFileRefused, parse_distribution
 from mock_onyx.endpoints import (
     STREAM_ONLY_FAULTS,
     STREAMING_ENDPOINTS,
@@ -149,7 +151,8 @@ class Profile(_Settings):
                                   f"use one of {', '.join(sorted(known))}")
         return {name: text if isinstance(text, Distribution)
                 else parse_distribution(text, f"latency.{name}", context.get("base_dir"),
-                                        context.get("allow_outside_paths", False))
+                                        context.get("allow_outside_paths", False),
+                                        from_server=context.get("from_server", False))
                 for name, text in value.items()}
 
     @field_validator("error_latency", mode="before")
@@ -159,7 +162,8 @@ class Profile(_Settings):
         if isinstance(value, Distribution):
             return value
         return parse_distribution(value, "error_latency", context.get("base_dir"),
-                                  context.get("allow_outside_paths", False))
+                                  context.get("allow_outside_paths", False),
+                                  from_server=context.get("from_server", False))
 
     @model_validator(mode="after")
     def _check_faults(self) -> Profile:
@@ -207,13 +211,15 @@ class Profile(_Settings):
 
 
 def profile_from_mapping(data: Mapping[str, Any], source: str, base_dir: Path | None = None,
-                         allow_outside_paths: bool = False) -> Profile:
+                         allow_outside_paths: bool = False, *, from_server: bool = False) -> Profile:
     """Validate ``data`` (a parsed TOML table); ``source`` names it in errors. ``base_dir``: the
     folder of the file it was read from, where its ``empirical`` CSVs must be unless
-    ``allow_outside_paths`` (None: not from a file, read against the working directory)."""
+    ``allow_outside_paths`` (None: not from a file, read against the working directory).
+    ``from_server``: a server sent it, and it may name no file unless ``allow_outside_paths``."""
     try:
         return Profile.model_validate(dict(data), context={"base_dir": base_dir,
-                                                           "allow_outside_paths": allow_outside_paths})
+                                                           "allow_outside_paths": allow_outside_paths,
+                                                           "from_server": from_server})
     except ValidationError as error:
         raise one_line_error(error, source, PROFILE_HELP) from None
     except ConfigError as error:
@@ -235,19 +241,35 @@ def load_profile(path: Path | None = None, overrides: Mapping[str, Any] | None =
     return profile_from_mapping(merged, source, path.parent if path is not None else None, allow_outside_paths)
 
 
+def profile_from_server(data: Mapping[str, Any], source: str, allow_files: bool = False) -> Profile:
+    """Validate a profile a server sent (``source``: its ``/_mock/profile``): one naming a file
+    (``empirical(path)``) raises ``ServerFileRefused`` before anything is opened, unless
+    ``allow_files`` (the user's ``--allow-outside-paths``: then read as a flag's would be). Its
+    distributions are parsed first, outside pydantic, so that the refusal keeps its type."""
+    try:
+        parsed = parsed_distributions(data, "", None, allow_files, from_server=True)
+    except ServerFileRefused as error:
+        raise ServerFileRefused(f"{source}: {error.where}", error.problem, error.fix) from None
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error.where}", error.problem, error.fix) from None
+    return profile_from_mapping(parsed, source, None, allow_files, from_server=True)
+
+
 def parsed_distributions(table: Mapping[str, Any], where: str, base_dir: Path | None,
-                         allow_outside_paths: bool = False) -> dict[str, Any]:
+                         allow_outside_paths: bool = False, *, from_server: bool = False) -> dict[str, Any]:
     """``table`` with its ``latency`` and ``error_latency`` texts parsed where ``base_dir`` says
     (the validators pass a parsed distribution through): for a table that is merged into one
-    from elsewhere, whose folder is not this one's. ``where`` prefixes the settings in errors."""
+    from elsewhere, whose folder is not this one's, or that a server sent (``from_server``).
+    ``where`` prefixes the settings in errors."""
     parsed = dict(table)
     latency = table.get("latency")
     if isinstance(latency, Mapping):
-        parsed["latency"] = {name: parse_distribution(text, f"{where}latency.{name}", base_dir, allow_outside_paths)
+        parsed["latency"] = {name: parse_distribution(text, f"{where}latency.{name}", base_dir, allow_outside_paths,
+                                                      from_server=from_server)
                              if isinstance(text, str) else text for name, text in latency.items()}
     if isinstance(table.get("error_latency"), str):
         parsed["error_latency"] = parse_distribution(table["error_latency"], f"{where}error_latency", base_dir,
-                                                     allow_outside_paths)
+                                                     allow_outside_paths, from_server=from_server)
     return parsed
 
 

@@ -174,7 +174,7 @@ def test_a_planted_secret_reaches_no_output_file_stdout_or_stderr(servers: dict[
 
 def test_an_error_that_quotes_a_credential_is_printed_and_stored_redacted(
         servers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def leaks(url: str, credentials: Credentials) -> None:
+    async def leaks(url: str, credentials: Credentials, allow_files: bool) -> None:
         raise RuntimeError(f"Invalid header value b'Bearer {credentials.api_key}'")
 
     monkeypatch.setattr(harness.cli_target, "resolve_target", leaks)
