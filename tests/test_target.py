@@ -148,7 +148,7 @@ def test_a_planted_secret_reaches_no_output_file_stdout_or_stderr(servers: dict[
                WITH_KEY, tmp_path),
         invoke(["tune", str(tmp_path / "tiny.toml"), "--target", url, "--credentials-file",
                 str(tmp_path / "credentials"), "--sizes", "1-2", "--screen-reps", "2", "--reps", "2",
-                "--confirm-reps", "1", "--no-report", "--out", str(tmp_path / "tune")], NO_CREDENTIALS, tmp_path),
+                "--confirm-reps", "1", "--out", str(tmp_path / "tune")], NO_CREDENTIALS, tmp_path),
     ]
     for result in results:  # each got in with the key: it was sent, and accepted
         assert result.exit_code == 0, result.output
@@ -166,6 +166,7 @@ def test_a_planted_secret_reaches_no_output_file_stdout_or_stderr(servers: dict[
     assert len(files) >= 10 and {"manifest.json", "tune.json"} <= {p.name for p in files}
     assert {p.parent.name for p in files if p.suffix == ".parquet"} == {"runs", "files", "events", "calls"}
     assert {".html", ".md", ".csv", ".png"} <= {p.suffix for p in files if "report" in p.parts}
+    assert [p for p in files if p.parent == tmp_path / "tune" / "report" and p.suffix == ".html"]  # the tune's own
     assert not [path for path in files if SECRET.encode() in _stored_bytes(path)]
     manifest = json.loads((tmp_path / "sweep" / "manifest.json").read_text())
     assert manifest["overrides"] == {"mode": "real", "target": f"{url}/api"}
