@@ -193,8 +193,11 @@ def interrupt(cell: Cell, scenario: Path, out: Path, row: CellResult) -> str:
     try:
         deadline = time.monotonic() + START_LIMIT_S
         while not ((out / "manifest.json").is_file() and len(store.finished()) >= KEEP):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{KEEP} cases not on disk (exit {process.poll()}): {process.stderr.read()}")
+            if process.poll() is not None:
+                raise AssertionError(f"it ended (exit {process.returncode}) before {KEEP} cases were on disk: "
+                                     f"{process.communicate()[1]}")
+            if time.monotonic() > deadline:  # the finally block ends it
+                raise AssertionError(f"{KEEP} cases not on disk after {START_LIMIT_S:g} s")
             time.sleep(POLL_S)
         members = _descendants(process.pid)
         if how.to_group:
