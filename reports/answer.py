@@ -19,7 +19,8 @@ import pandas as pd
 from reports.stats import mean_ci95
 from mock_onyx.errors import ConfigError
 from reports.summary import CASE_KEYS, label, with_folders
-from scenarios import Scenario, parse_scenario
+from scenarios import LoadedScenario, Scenario
+from scenarios.loader import scenario_grid
 
 TIE = 1e-9  # relative: strategies this close in mean makespan ran the same schedule
 
@@ -198,10 +199,15 @@ def _same_case(runs: pd.DataFrame, case: pd.Series) -> pd.Series:
 
 
 def recorded_scenario(manifest: dict[str, Any]) -> Scenario | None:
-    """The scenario (with its command-line overrides) that wrote these results."""
+    """The scenario (with its command-line overrides) that wrote these results: its grid and
+    settings, read without the files its server table names (a CSV that moved, or one outside its
+    folder that the sweep was allowed to read, changes neither the cases it planned nor its idle
+    timeout)."""
     folder = Path(manifest["scenario_dir"]) if manifest.get("scenario_dir") else None
     try:
-        loaded = parse_scenario(manifest["scenario_text"], manifest["scenario_source"], folder)
+        source = manifest["scenario_source"]
+        loaded = LoadedScenario(scenario_grid(manifest["scenario_text"], source), source,
+                                manifest["scenario_text"], folder)
         return loaded.with_overrides(**(manifest.get("overrides") or {})).scenario
     except (ConfigError, KeyError, TypeError):
         return None  # a manifest from an older format

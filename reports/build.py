@@ -125,14 +125,16 @@ def _collect(results: Path, idle_timeout_s: float | None) -> _Content:
         tables["Cross-check: the same cases through the aiohttp mock on loopback sockets "
                "(same seeds)"] = cross_check_frame(checks)
     chosen = _timeline_runs(runs)
+    profile_dist = _send_message_distribution(manifest)
     figures: dict[str, tuple[str, Figure | None]] = {
         "makespan_vs_files": ("Makespan by number of files", plots.makespan_vs_files(summary)),
         "speedup_vs_size": ("Speedup by batch size (tuning curve)", plots.speedup_vs_size(summary)),
         "timeline": ("Timeline of one run per strategy", plots.timeline(
             [(_run_title(run), files[files["case_id"] == run["case_id"]],
               events[events["case_id"] == run["case_id"]]) for run in chosen])),
-        "latency_distribution": ("Per-file latency against the profile", plots.latency_distribution(
-            _stream_durations(calls), _send_message_distribution(manifest))),
+        "latency_distribution": ("Per-file latency against the profile" if not isinstance(profile_dist, str)
+                                 else "Per-file latency (the profile's distribution could not be read again)",
+                                 plots.latency_distribution(_stream_durations(calls), profile_dist)),
         "progress_gaps": ("Silences between progress events", plots.progress_gaps(
             [(label(run["kind"], run["size"], run["policy"]), events[events["case_id"] == run["case_id"]],
               run["makespan_s"]) for run in chosen], idle_timeout_s)),
@@ -188,14 +190,18 @@ def _stream_durations(calls: pd.DataFrame) -> pd.Series:
     return ok["end_s"] - ok["start_s"]
 
 
-def _send_message_distribution(manifest: dict[str, Any]) -> Distribution | None:
+def _send_message_distribution(manifest: dict[str, Any]) -> Distribution | str:
+    """The profile's send-message distribution, read again from the scenario that wrote the
+    results; else why it cannot be (the figure then says so): an empirical CSV no longer beside
+    the scenario, or one outside its folder. A results folder is a file someone can hand you, so
+    it is read confined to the scenario's folder, whatever the sweep was allowed."""
     # Relative paths in the scenario (empirical CSVs) are read beside it, not in the cwd.
     folder = Path(manifest["scenario_dir"]) if manifest.get("scenario_dir") else None
     try:
         scenario = parse_scenario(manifest["scenario_text"], manifest["scenario_source"], folder).scenario
         return scenario.profile(0, manifest["scenario_source"], folder).latency_of(Endpoint.SEND_MESSAGE)
-    except ConfigError:
-        return None  # e.g. an empirical CSV no longer beside the results
+    except ConfigError as error:
+        return str(error)
 
 
 def _provenance(manifest: dict[str, Any]) -> pd.DataFrame:

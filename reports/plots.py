@@ -6,6 +6,8 @@ None when the results hold nothing to draw it from). Times are simulated seconds
 
 from __future__ import annotations
 
+from textwrap import fill
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -100,8 +102,9 @@ def timeline(cases: list[tuple[str, pd.DataFrame, pd.DataFrame]]) -> Figure | No
     return fig
 
 
-def latency_distribution(durations: pd.Series, profile_dist: Distribution | None) -> Figure | None:
-    """The CDF of measured send-message durations against the profile's distribution."""
+def latency_distribution(durations: pd.Series, profile_dist: Distribution | str) -> Figure | None:
+    """The CDF of measured send-message durations against the profile's distribution, or alone
+    with why the distribution is missing (``profile_dist`` the reason)."""
     if durations.empty:
         return None
     fig = Figure(figsize=WIDE, layout="constrained")
@@ -109,12 +112,16 @@ def latency_distribution(durations: pd.Series, profile_dist: Distribution | None
     values = np.sort(durations.to_numpy())
     ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post",
             label=f"measured ({len(values)} streams)")
-    if profile_dist is not None:
+    title = "Per-file send-message duration: measured against the profile"
+    if isinstance(profile_dist, str):
+        title = "Per-file send-message duration: measured (the profile's distribution could not be read again)"
+        ax.text(0.01, 0.01, fill(f"not drawn: {profile_dist}", 110), transform=ax.transAxes, fontsize="x-small",
+                va="bottom")
+    else:
         u = np.linspace(0.001, 0.999, 400)
         ax.plot([profile_dist.quantile(float(p)) for p in u], u, linestyle="--",
                 label=f"profile: {profile_dist}")
-    ax.set(title="Per-file send-message duration: measured against the profile",
-           xlabel="duration (simulated s)", ylabel="cumulative fraction of files")
+    ax.set(title=title, xlabel="duration (simulated s)", ylabel="cumulative fraction of files")
     ax.legend(fontsize="small")
     _grid(ax)
     return fig

@@ -80,14 +80,22 @@ def load_scenario(name_or_path: str, allow_outside_paths: bool = False) -> Loade
 
 def parse_scenario(text: str, source: str, base_dir: Path | None,
                    allow_outside_paths: bool = False) -> LoadedScenario:
+    loaded = LoadedScenario(scenario_grid(text, source), source, text, base_dir,
+                            allow_outside_paths=allow_outside_paths)
+    loaded.profile(0)  # the server table must be a valid profile, now
+    return loaded
+
+
+def scenario_grid(text: str, source: str) -> Scenario:
+    """The scenario's grid and settings, validated, its server table not resolved: no file it
+    names is read. For what a results folder's report needs of the scenario that wrote it (the
+    cases it planned, its idle timeout), which must not depend on files that moved, or that lie
+    outside its folder and were read under the sweep's ``--allow-outside-paths``."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(source, f"is not valid TOML ({error})", "fix the TOML syntax") from None
     try:
-        scenario = Scenario.model_validate(data)
+        return Scenario.model_validate(data)
     except ValidationError as error:
         raise one_line_error(error, source, SCENARIO_HELP) from None
-    loaded = LoadedScenario(scenario, source, text, base_dir, allow_outside_paths=allow_outside_paths)
-    loaded.profile(0)  # the server table must be a valid profile, now
-    return loaded

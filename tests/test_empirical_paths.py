@@ -11,6 +11,7 @@ appear in no output of a refused command. ``outside.csv`` beside it is a good CS
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -23,10 +24,12 @@ from click.testing import CliRunner
 
 import harness.sweep
 from harness.cli import main
-from harness.store import ResultsStore, load_runs
+from harness.store import ResultsStore, load_manifest, load_runs
 from harness.sweep import CaseTask, InlineExecutor, plan_sweep, run_case, run_sweep
 from mock_onyx.distributions import parse_distribution
 from mock_onyx.errors import ConfigError
+from reports.build import build_report
+from reports.answer import planned_cases, recorded_scenario
 from scenarios import load_scenario
 
 PLANTED = f"PLANTED-{uuid.uuid4().hex}"
@@ -299,3 +302,48 @@ def test_parse_distribution_checks_before_it_opens(layout: Layout) -> None:
     # with no folder (a flag), or the allowance, it is read: an outside CSV here
     assert parse_distribution(f"empirical({layout.outside})", "x").mean == OUTSIDE_S
     assert parse_distribution("empirical(../outside.csv)", "x", layout.folder, True).mean == OUTSIDE_S
+
+
+OUTSIDE_SCENARIO = """
+name = "outside"
+seed = 1
+repetitions = 2
+mode = "virtual"
+idle_timeout_s = 45
+[server.latency]
+send_message = "empirical(../outside.csv)"
+[workload]
+files = [2]
+[[strategies]]
+kind = "sequential"
+[[strategies]]
+kind = "batch"
+size = 2
+"""
+
+
+def test_the_report_of_a_sweep_allowed_outside_its_folder_still_says_partial_and_why_a_curve_is_missing(
+        layout: Layout) -> None:
+    # The sweep read ../outside.csv under --allow-outside-paths and was cut short (one case not
+    # run); the report reads the results confined (a results folder is a file too): the cases the
+    # sweep planned and its idle timeout come from the scenario without its files, and the one
+    # figure that needs the CSV says why it lacks the profile's curve, instead of dropping it silently.
+    scenario = layout.folder / "outside.toml"
+    scenario.write_text(OUTSIDE_SCENARIO)
+    loaded = load_scenario(str(scenario), allow_outside_paths=True)
+    store = ResultsStore(layout.root / "results")
+    plan = plan_sweep(loaded, store, resume=False)
+    run_sweep(dataclasses.replace(plan, tasks=plan.tasks[:-1]), store, InlineExecutor())
+    manifest = load_manifest(store.root)
+    assert recorded_scenario(manifest).idle_timeout_s == 45 and planned_cases(manifest) == 4
+    report = build_report(store.root, formats=["md"]).outputs["md"].read_text()
+    assert "- partial: 3 of 4 cases finished" in report
+    assert "## Per-file latency (the profile's distribution could not be read again)" in report
+    assert "## Per-file latency against the profile" not in report
+    # the same results, the CSV beside the scenario: the curve is drawn
+    (layout.folder / "outside.csv").write_text(layout.outside.read_text())
+    scenario.write_text(OUTSIDE_SCENARIO.replace("../outside.csv", "outside.csv"))
+    moved = ResultsStore(layout.root / "results-inside")
+    plan = plan_sweep(load_scenario(str(scenario)), moved, resume=False)
+    run_sweep(plan, moved, InlineExecutor())
+    assert "## Per-file latency against the profile" in build_report(moved.root, formats=["md"]).outputs["md"].read_text()
