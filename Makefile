@@ -29,7 +29,7 @@ test-fast: $(STAMP)
 # every strategy, with and without retries, x both modes, each cell checked for lost items, its
 # deadline, exceptions, pending tasks, warnings and open fds; load (10,000 in flight); bad input
 # (hypothesis); interruptions (SIGINT, SIGTERM, SIGKILL x both modes x local and Dask, then
-# --resume against an uninterrupted sweep); ends with both matrices' tables. About 6 minutes.
+# --resume against an uninterrupted sweep); ends with both matrices' tables. About 7 minutes.
 reliability: $(STAMP)
 	$(BIN)/python -m pytest reliability
 
