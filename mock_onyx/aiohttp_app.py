@@ -31,7 +31,7 @@ def _handler(model: OnyxModel, clock: SimClock) -> Callable[[web.Request], Await
         headers = request.headers
         try:
             body = await request.read() if request.body_exists else b""
-        except RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not: FastAPI's 400
+        except RequestPayloadError:  # a body the transfer cannot deliver (a broken chunked encoding): FastAPI's 400
             return web.json_response({"detail": "There was an error parsing the body"}, status=400)
         except web.HTTPRequestEntityTooLarge as error:  # over client_max_size (1 MB): Onyx's error body
             return web.json_response({"detail": error.reason}, status=error.status)

@@ -41,8 +41,11 @@ async def running_server(profile: Profile, host: str = LOOPBACK, port: int = 0,
     clock = SimClock(profile.time_scale)
     app = build_app(model, clock)
     app.middlewares.extend(middlewares)
+    # auto_decompress off: uvicorn (Onyx's server) never decodes a request's Content-Encoding, it
+    # hands the bytes as sent to FastAPI; aiohttp's parser would decode them, and answer a plain-text
+    # 400 before any handler runs to an encoding it cannot (br without Brotli installed).
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
-                           shutdown_timeout=SHUTDOWN_GRACE_S)
+                           shutdown_timeout=SHUTDOWN_GRACE_S, auto_decompress=False)
     await runner.setup()
     listener = _Listener(runner, host, port, clock)
     try:
