@@ -230,7 +230,7 @@ def run(files: int, folders: int, strategy: str, size: int | None, heartbeat: fl
         from harness.cli_target import TargetFlags
 
         session = _open_run_target(config, TargetFlags(target, credentials_file, yes, dry_run, max_in_flight,
-                                                       max_calls))
+                                                       max_calls, allow_outside_paths))
         if session is None:  # a dry run: the plan is printed, nothing is sent
             return
         config = dataclasses.replace(config, target=session.target.url, session=session)

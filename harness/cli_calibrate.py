@@ -62,7 +62,7 @@ def calibrate(target: str | None, credentials_file: Path | None, yes: bool, dry_
         raise ConfigError("--pause", f"{pause} is not a number of seconds", "give a finite number >= 0")
     check_out(out, force)
     plan = plan_calls("sequential", None, files, folders, "none")
-    flags = TargetFlags(target, credentials_file, yes, dry_run, max_in_flight, max_calls)
+    flags = TargetFlags(target, credentials_file, yes, dry_run, max_in_flight, max_calls, allow_outside_paths)
     session = open_target(flags, [(plan, 1)], lambda resolved: _wall_s(resolved, files + folders, pause),
                           f"calibrate: {plan.label}, no retry, {pause:g} s between files; then writes {out}")
     if session is None:  # the dry run

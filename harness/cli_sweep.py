@@ -267,7 +267,8 @@ def sweep(scenario: str, reps: int | None, seed: int | None, time_scale: float |
         refuse_on_target(executor, scheduler)
         out = _output_folder(out, resume, loaded.scenario.name)
         loaded, session = _sweep_target(loaded, out, resume, TargetFlags(target, credentials_file, yes, dry_run,
-                                                                         max_in_flight, max_calls))
+                                                                         max_in_flight, max_calls,
+                                                                         allow_outside_paths))
         if session is None:  # a dry run: the plan is printed, nothing is sent or written
             return
     with shared_executor(executor, scheduler, jobs) as shared:

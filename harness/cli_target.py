@@ -4,7 +4,7 @@ and stated in one line, the confirmation asked. In that order, so that a refusal
 before the first call (a dry run makes none at all) and before anything is written.
 
 A target's profile (a mock's ``/_mock/profile``) that names a file is refused unless the command
-was given ``--allow-outside-paths`` (run, sweep, tune and calibrate take it): ``allows_server_files``."""
+was given ``--allow-outside-paths`` (run, sweep, tune and calibrate take it): ``TargetFlags``."""
 
 from __future__ import annotations
 
@@ -55,6 +55,8 @@ class TargetFlags:
     dry_run: bool
     max_in_flight: int
     max_calls: int
+    # --allow-outside-paths: a target's profile may name files (empirical CSVs) this machine then reads
+    allow_outside_paths: bool = False
 
 
 def at_real_time(profile: Profile) -> Profile:
@@ -75,19 +77,11 @@ def open_target(flags: TargetFlags, planned: Sequence[tuple[CallPlan, int]],
         for line in dry_run_lines(flags, credentials, planned, wall_s(None), what):
             click.echo(line)
         return None
-    target = asyncio.run(resolve_target(flags.url, credentials, allows_server_files()))
+    target = asyncio.run(resolve_target(flags.url, credentials, flags.allow_outside_paths))
     click.echo(target.describe(), err=True)
     confirm_send_messages(target, sum(plan.send_messages * runs for plan, runs in planned), wall_s(target),
                           yes=flags.yes)
     return TargetSession(target, credentials, flags.max_in_flight, flags.max_calls)
-
-
-def allows_server_files() -> bool:
-    """The command's own ``--allow-outside-paths``, read from its click context as
-    ``refuse_target_flags`` reads its flags: with it, a target's profile may name files that this
-    machine then reads (``harness.target.resolve_target``); without it (or outside a command), never."""
-    ctx = click.get_current_context(silent=True)
-    return ctx is not None and bool(ctx.params.get("allow_outside_paths"))
 
 
 def dry_run_lines(flags: TargetFlags, credentials: Credentials, planned: Sequence[tuple[CallPlan, int]],

@@ -134,7 +134,8 @@ def tune(scenario: str, objective: str, min_success: float, idle_timeout: float 
     session = None
     if target is not None:
         session = _tune_target(loaded, candidates, confirm, confirm_reps,
-                               TargetFlags(target, credentials_file, yes, dry_run, max_in_flight, max_calls))
+                               TargetFlags(target, credentials_file, yes, dry_run, max_in_flight, max_calls,
+                                           allow_outside_paths))
         if session is None:  # a dry run: the plan is printed, nothing is sent or written
             return
     with shared_executor(executor, scheduler, jobs) as shared:

@@ -48,7 +48,7 @@ from pydantic import (
     model_validator,
 )
 
-from mock_onyx.distributions import Distribution, ServerFileRefused, parse_distribution
+from mock_onyx.distributions import Distribution, parse_distribution
 from mock_onyx.endpoints import (
     STREAM_ONLY_FAULTS,
     STREAMING_ENDPOINTS,
@@ -151,8 +151,7 @@ class Profile(_Settings):
                                   f"use one of {', '.join(sorted(known))}")
         return {name: text if isinstance(text, Distribution)
                 else parse_distribution(text, f"latency.{name}", context.get("base_dir"),
-                                        context.get("allow_outside_paths", False),
-                                        from_server=context.get("from_server", False))
+                                        context.get("allow_outside_paths", False))
                 for name, text in value.items()}
 
     @field_validator("error_latency", mode="before")
@@ -162,8 +161,7 @@ class Profile(_Settings):
         if isinstance(value, Distribution):
             return value
         return parse_distribution(value, "error_latency", context.get("base_dir"),
-                                  context.get("allow_outside_paths", False),
-                                  from_server=context.get("from_server", False))
+                                  context.get("allow_outside_paths", False))
 
     @model_validator(mode="after")
     def _check_faults(self) -> Profile:
@@ -211,15 +209,13 @@ class Profile(_Settings):
 
 
 def profile_from_mapping(data: Mapping[str, Any], source: str, base_dir: Path | None = None,
-                         allow_outside_paths: bool = False, *, from_server: bool = False) -> Profile:
+                         allow_outside_paths: bool = False) -> Profile:
     """Validate ``data`` (a parsed TOML table); ``source`` names it in errors. ``base_dir``: the
     folder of the file it was read from, where its ``empirical`` CSVs must be unless
-    ``allow_outside_paths`` (None: not from a file, read against the working directory).
-    ``from_server``: a server sent it, and it may name no file unless ``allow_outside_paths``."""
+    ``allow_outside_paths`` (None: not from a file, read against the working directory)."""
     try:
         return Profile.model_validate(dict(data), context={"base_dir": base_dir,
-                                                           "allow_outside_paths": allow_outside_paths,
-                                                           "from_server": from_server})
+                                                           "allow_outside_paths": allow_outside_paths})
     except ValidationError as error:
         raise one_line_error(error, source, PROFILE_HELP) from None
     except ConfigError as error:
@@ -248,11 +244,9 @@ def profile_from_server(data: Mapping[str, Any], source: str, allow_files: bool 
     distributions are parsed first, outside pydantic, so that the refusal keeps its type."""
     try:
         parsed = parsed_distributions(data, "", None, allow_files, from_server=True)
-    except ServerFileRefused as error:
-        raise ServerFileRefused(f"{source}: {error.where}", error.problem, error.fix) from None
-    except ConfigError as error:
-        raise ConfigError(f"{source}: {error.where}", error.problem, error.fix) from None
-    return profile_from_mapping(parsed, source, None, allow_files, from_server=True)
+    except ConfigError as error:  # ServerFileRefused keeps its type
+        raise type(error)(f"{source}: {error.where}", error.problem, error.fix) from None
+    return profile_from_mapping(parsed, source)  # every distribution in it parsed already
 
 
 def parsed_distributions(table: Mapping[str, Any], where: str, base_dir: Path | None,

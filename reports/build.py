@@ -198,8 +198,8 @@ def _send_message_distribution(manifest: dict[str, Any]) -> Distribution | str:
     # Relative paths in the scenario (empirical CSVs) are read beside it, not in the cwd.
     folder = Path(manifest["scenario_dir"]) if manifest.get("scenario_dir") else None
     try:
-        scenario = parse_scenario(manifest["scenario_text"], manifest["scenario_source"], folder).scenario
-        return scenario.profile(0, manifest["scenario_source"], folder).latency_of(Endpoint.SEND_MESSAGE)
+        loaded = parse_scenario(manifest["scenario_text"], manifest["scenario_source"], folder)
+        return loaded.profile(0).latency_of(Endpoint.SEND_MESSAGE)
     except ConfigError as error:
         return str(error)
 
