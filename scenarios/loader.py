@@ -34,10 +34,16 @@ class LoadedScenario:
     # results manifest (nor in overrides): a results folder is a file someone can hand you too, so a
     # report that reads its scenario again reads it confined, and drops what it cannot read.
     allow_outside_paths: bool = False
+    # Each repetition's profile, resolved once: a command asks for it to validate, to estimate, to
+    # plan and to fingerprint the results, and every one of them must see the same files' contents.
+    _profiles: dict[int, Profile] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def profile(self, repetition: int) -> Profile:
-        """The server profile of ``repetition``, its files read as this scenario was allowed to."""
-        return self.scenario.profile(repetition, self.source, self.base_dir, self.allow_outside_paths)
+        """The server profile of ``repetition``, its files read (once) as this scenario was allowed to."""
+        if repetition not in self._profiles:
+            self._profiles[repetition] = self.scenario.profile(repetition, self.source, self.base_dir,
+                                                               self.allow_outside_paths)
+        return self._profiles[repetition]
 
     def with_overrides(self, **changes: Any) -> LoadedScenario:
         """The scenario with top-level keys replaced (``None`` leaves a key as written)."""
