@@ -46,6 +46,14 @@ def make_profile(**table: Any) -> Profile:
     return profile_from_mapping(table, "test profile")
 
 
+def listening_url(process: subprocess.Popen[str]) -> str:
+    """The URL a server process (``onyx-bench serve``, or a stand-in) prints first: "listening on URL"."""
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    assert line.startswith("listening on http://"), process.stderr.read() if process.stderr else line
+    return line.removeprefix("listening on ")
+
+
 @asynccontextmanager
 async def mock_client(**table: Any) -> AsyncIterator[tuple[RunningServer, httpx.AsyncClient]]:
     """A running mock with ``table`` as its profile, and an httpx client pointed at it."""

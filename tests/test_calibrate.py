@@ -46,6 +46,7 @@ from mock_onyx import load_profile
 from mock_onyx.distributions import LogNormal, parse_distribution
 from mock_onyx.endpoints import Endpoint, FaultKind
 from mock_onyx.profile import profile_from_mapping
+from tests.conftest import listening_url
 
 SCRIPT = Path(sys.executable).with_name("onyx-bench")
 TRUE_MEDIAN, TRUE_P99 = 20.0, 45.0
@@ -89,13 +90,7 @@ def servers() -> Any:
                  _serve("--seed", "2", "--time-scale", REAL_SCALE, "--as-real-onyx", "--require-auth",
                         env={"PATH": "/usr/bin:/bin", "ONYX_MOCK_API_KEY": SECRET})]
     try:
-        urls = []
-        for process in processes:
-            assert process.stdout is not None
-            first = process.stdout.readline().strip()
-            assert first.startswith("listening on "), first
-            urls.append(first.removeprefix("listening on "))
-        yield urls
+        yield [listening_url(process) for process in processes]
     finally:
         for process in processes:
             process.send_signal(signal.SIGINT)

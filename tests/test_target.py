@@ -37,6 +37,7 @@ from harness.target import (
 )
 from harness.transports import Credentials
 from mock_onyx.errors import ConfigError
+from tests.conftest import listening_url
 
 SCRIPT = Path(sys.executable).with_name("onyx-bench")
 SECRET = f"on_PLANTED_SECRET_{uuid.uuid4().hex}"  # the one key the servers accept
@@ -76,13 +77,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={"PATH": "/usr/bin:/bin", "ONYX_MOCK_API_KEY": SECRET}) for name, extra in flags.items()}
     try:
-        urls = {}
-        for name, process in processes.items():
-            assert process.stdout is not None
-            line = process.stdout.readline().strip()
-            assert line.startswith("listening on http://"), process.stderr.read() if process.stderr else line
-            urls[name] = line.removeprefix("listening on ")
-        yield urls
+        yield {name: listening_url(process) for name, process in processes.items()}
     finally:
         for process in processes.values():
             process.terminate()

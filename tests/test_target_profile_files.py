@@ -24,6 +24,7 @@ import pytest
 from mock_onyx.distributions import ServerFileRefused
 from mock_onyx.errors import ConfigError
 from mock_onyx.profile import profile_from_server
+from tests.conftest import listening_url
 from tests.test_target import NO_CREDENTIALS, TINY, invoke, one_error_line, written
 
 SCRIPT = Path(sys.executable).with_name("onyx-bench")
@@ -65,10 +66,7 @@ FIX = ("fix: pass --allow-outside-paths if the target runs on this machine and y
 def _started(command: list[str]) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={"PATH": "/usr/bin:/bin"})
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    assert line.startswith("listening on http://"), process.stderr.read() if process.stderr else line
-    return process, line.removeprefix("listening on ")
+    return process, listening_url(process)
 
 
 @pytest.fixture(scope="module")
