@@ -26,7 +26,7 @@ Then it checks, in ``CHECKS`` order:
                   model decides (statuses, attempts, calls, every call's drawn latency, each
                   run's model makespan) while measured times are the machine's own
 
-The reference sweeps run once per mode. psutil comes with Dask (the test extra installs both).
+The reference sweeps run once per mode.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import psutil
 
 from harness.store import CHUNK_SECONDS_VARIABLE, TEMP_PREFIX, ResultsStore, load_calls, load_files, load_runs
 from harness.store_chunks import TABLES, committed
+from tests.processes import alive, default_sigint, process_tree
 
 SCRIPT = Path(sys.executable).with_name("onyx-bench")
 CHECKS = ("exit", "no_survivor", "whole", "resumed", "same")
@@ -151,17 +151,11 @@ def write_scenario(folder: Path, mode: str) -> Path:
     return path
 
 
-def _default_sigint() -> None:
-    # A background job of a non-interactive shell (this suite under make, CI) starts its children
-    # with SIGINT ignored, and Python then installs no KeyboardInterrupt handler: undo that.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def sweep(scenario: Path, out: Path, executor: str, resume: bool = False) -> subprocess.Popen[str]:
     args = [str(SCRIPT), "sweep", str(scenario), "--out", str(out), *EXECUTORS[executor]]
     return subprocess.Popen(args + (["--resume"] if resume else []), cwd=scenario.parent, env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            text=True, start_new_session=True, preexec_fn=_default_sigint)
+                            text=True, start_new_session=True, preexec_fn=default_sigint)
 
 
 def reference(folder: Path, mode: str) -> Path:
@@ -171,20 +165,6 @@ def reference(folder: Path, mode: str) -> Path:
     _, stderr = process.communicate(timeout=RESUME_LIMIT_S)
     assert process.returncode == 0, stderr
     return out
-
-
-def _descendants(pid: int) -> list[int]:
-    try:
-        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def interrupt(cell: Cell, scenario: Path, out: Path, row: CellResult) -> str:
@@ -201,7 +181,7 @@ def interrupt(cell: Cell, scenario: Path, out: Path, row: CellResult) -> str:
             if time.monotonic() > deadline:  # the finally block ends it
                 raise AssertionError(f"{KEEP} cases not on disk after {START_LIMIT_S:g} s")
             time.sleep(POLL_S)
-        members = _descendants(process.pid)
+        members = process_tree(process.pid)[1:]
         if how.to_group:
             os.killpg(process.pid, how.number)
         else:
@@ -215,7 +195,7 @@ def interrupt(cell: Cell, scenario: Path, out: Path, row: CellResult) -> str:
             process.communicate()
     row.exit_status = process.returncode
     gone_by = time.monotonic() + SURVIVOR_LIMIT_S
-    while (survivors := [pid for pid in members if _alive(pid)]) and time.monotonic() < gone_by:
+    while (survivors := [pid for pid in members if alive(pid)]) and time.monotonic() < gone_by:
         time.sleep(POLL_S)
     for pid in survivors:  # not to leave them to the rest of the suite
         os.kill(pid, signal.SIGKILL)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import alive, default_sigint, process_tree
+
 SCRIPT = Path(sys.executable).with_name("onyx-bench")
 FOREVER = "send_message=fixed(1e9)"
 EXIT_WITHIN_S = 1.0  # from the signal to the process reaped (polled every POLL_S)
@@ -30,29 +32,6 @@ READY_TIMEOUT_S = 30.0
 # of 0.05): a quarter of a second after their connections are up, both wait in send_message.
 SETTLE_S = 0.25
 ESTABLISHED = "01"  # the state column of /proc/net/tcp
-
-
-def _default_sigint() -> None:
-    # A background job of a non-interactive shell (this test under make, CI) starts its children
-    # with SIGINT ignored, and Python then installs no KeyboardInterrupt handler: undo that.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its living descendants."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        found.append(todo.pop())
-        todo.extend(parents.get(found[-1], []))
-    return found
 
 
 def _established_sockets(pid: int) -> int:
@@ -97,16 +76,16 @@ def interrupt_when_under_way(args: list[str], folder: Path) -> Interrupted:
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen([str(SCRIPT), *args], cwd=folder, stdout=stdout, stderr=stderr,
                                    stdin=subprocess.DEVNULL, start_new_session=True,
-                                   preexec_fn=_default_sigint)
+                                   preexec_fn=default_sigint)
     try:
         peaks: dict[int, int] = {}
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while not any(_established_sockets(pid) >= 4 for pid in _tree(process.pid)):
+        while not any(_established_sockets(pid) >= 4 for pid in process_tree(process.pid)):
             assert process.poll() is None, f"it ended before it was under way: {err.read_text()}"
             assert time.monotonic() < deadline, f"not under way after {READY_TIMEOUT_S} s"
             time.sleep(POLL_S)
         time.sleep(SETTLE_S)
-        members = _tree(process.pid)
+        members = process_tree(process.pid)
         peaks.update({pid: _peak_rss_kb(pid) for pid in members})
         os.killpg(process.pid, signal.SIGINT)
         signalled = time.monotonic()
@@ -129,17 +108,9 @@ def interrupt_when_under_way(args: list[str], folder: Path) -> Interrupted:
             process.wait()
     # a sweep's workers (and multiprocessing's resource tracker) are ended as it exits
     gone_by = time.monotonic() + 2.0
-    while (survivors := [pid for pid in members[1:] if _alive(pid)]) and time.monotonic() < gone_by:
+    while (survivors := [pid for pid in members[1:] if alive(pid)]) and time.monotonic() < gone_by:
         time.sleep(POLL_S)
     return Interrupted(process.returncode, exit_s, peaks, survivors, out.read_text(), err.read_text())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def assert_ended_promptly_and_small(result: Interrupted) -> None:

@@ -41,6 +41,7 @@ from harness.sweep import (
 from reports.seed_table import frame_to_markdown, seed_table_frames, seed_table_rows
 from scenarios import builtin_names, load_scenario, parse_scenario
 from tests.conftest import Background
+from tests.processes import default_sigint
 from tests.test_scenarios import GOOD
 
 SCRIPT = Path(sys.executable).with_name("onyx-bench")
@@ -103,16 +104,12 @@ def _stored_files(out: Path) -> list[str]:
 CHUNKS_OF_A_FEW_CASES = {**os.environ, CHUNK_SECONDS_VARIABLE: "0.3"}
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _sweep_until(scenario: Path, out: Path, cases: int, signum: int, resume: bool) -> tuple[int, str]:
     args = [str(SCRIPT), "sweep", str(scenario), "--out", str(out), "--jobs", "2"]
     # Ctrl-C as a terminal delivers it, even when this test runs as a background job of a
     # non-interactive shell, which starts its children with SIGINT ignored.
     process = subprocess.Popen(args + (["--resume"] if resume else []), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint,
+                               stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
                                env=CHUNKS_OF_A_FEW_CASES)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
